@@ -1,0 +1,1 @@
+//! Benchmarks of stackportal and portaltest; see `benches/`.

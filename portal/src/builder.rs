@@ -1,0 +1,209 @@
+//! Opening portals: [`with_portal_run`], [`with_portal_run_sync`] and the [`Builder`]
+//! that configures them.
+
+use std::fmt;
+use std::future::IntoFuture;
+use std::rc::Rc;
+use std::sync::OnceLock;
+
+use crate::engine::{await_, Cleanup, Portal, Spawner};
+
+/// Stack size of a portal unless configured otherwise: 2 MiB, the size of a thread
+/// stack spawned by `std::thread`. It is reserved address space; only the pages the
+/// code touches are committed.
+pub const DEFAULT_STACK_SIZE: usize = 2 * 1024 * 1024;
+
+/// Smallest stack a portal gets; smaller requests are raised to it. Panic unwinding
+/// and formatting alone need a few KiB.
+pub const MIN_STACK_SIZE: usize = 16 * 1024;
+
+/// The environment variable that overrides [`DEFAULT_STACK_SIZE`], in bytes.
+pub const STACK_SIZE_ENV: &str = "STACKPORTAL_STACK_SIZE";
+
+fn default_stack_size() -> usize {
+    static SIZE: OnceLock<usize> = OnceLock::new();
+    *SIZE.get_or_init(|| match std::env::var(STACK_SIZE_ENV) {
+        Err(std::env::VarError::NotPresent) => DEFAULT_STACK_SIZE,
+        Ok(text) => match text.trim().parse::<usize>() {
+            Ok(bytes) => bytes,
+            Err(_) => panic!(
+                "{STACK_SIZE_ENV}={text:?} is not a number of bytes; set it to e.g. \
+                 {STACK_SIZE_ENV}=4194304 for 4 MiB stacks, or unset it for the default \
+                 ({DEFAULT_STACK_SIZE})"
+            ),
+        },
+        Err(err) => panic!("{STACK_SIZE_ENV} is not valid unicode ({err}); set it to a number of bytes"),
+    })
+}
+
+fn round_to_pages(bytes: usize) -> usize {
+    let page = crate::engine::page_size();
+    bytes
+        .max(MIN_STACK_SIZE)
+        .checked_next_multiple_of(page)
+        .expect("stackportal: stack size overflows usize")
+}
+
+/// Configures and opens portals.
+///
+/// `Builder::new()` gives what [`with_portal_run`] and [`with_portal_run_sync`] use:
+/// a stack of [`DEFAULT_STACK_SIZE`] (or `STACKPORTAL_STACK_SIZE` bytes when that
+/// environment variable is set) and no cleanup spawner.
+///
+/// ```
+/// use stackportal::{await_, Builder};
+///
+/// let portal = Builder::new()
+///     .stack_size(8 * 1024 * 1024) // deep recursion ahead
+///     .run_sync(|| await_(async { 7 }));
+/// assert_eq!(futures::executor::block_on(portal), 7);
+/// ```
+///
+/// Set `STACKPORTAL_NO_SIGNAL_HANDLER=1` to keep stackportal from installing its
+/// SIGSEGV handler (which names portal stack overflows before the process dies), for
+/// programs that manage signals themselves.
+#[derive(Clone, Default)]
+pub struct Builder {
+    stack_size: Option<usize>,
+    spawner: Option<Spawner>,
+}
+
+impl fmt::Debug for Builder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Builder")
+            .field("stack_size", &self.resolved_stack_size())
+            .field("cleanup_spawner", &self.spawner.is_some())
+            .finish()
+    }
+}
+
+impl Builder {
+    /// A builder with the default settings.
+    ///
+    /// ```
+    /// let portal = stackportal::Builder::new().run_sync(|| 1 + 1);
+    /// assert_eq!(futures::executor::block_on(portal), 2);
+    /// ```
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the usable stack size in bytes, rounded up to whole pages and to at least
+    /// [`MIN_STACK_SIZE`]. Overflowing it aborts the process with a message that names
+    /// the portal stack and its size.
+    ///
+    /// ```
+    /// let portal = stackportal::Builder::new().stack_size(100_000).run_sync(|| ());
+    /// assert!(portal.stack_size() >= 100_000);
+    /// ```
+    pub fn stack_size(mut self, bytes: usize) -> Self {
+        self.stack_size = Some(bytes);
+        self
+    }
+
+    /// Registers what runs the [`AsyncGuard`](crate::AsyncGuard) cleanups that this
+    /// portal (or a portal nested in it without a spawner of its own) cannot await
+    /// itself because its owner dropped it before it finished.
+    ///
+    /// The spawner receives each cleanup as a boxed future and should run it to
+    /// completion, typically by spawning it as a local task. Without a spawner such
+    /// cleanups are reported on stderr and dropped.
+    ///
+    /// ```
+    /// # let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    /// # let local = tokio::task::LocalSet::new();
+    /// # local.block_on(&rt, async {
+    /// let portal = stackportal::Builder::new()
+    ///     .cleanup_spawner(|cleanup| drop(tokio::task::spawn_local(cleanup)))
+    ///     .run_sync(|| 5);
+    /// assert_eq!(portal.await, 5);
+    /// # });
+    /// ```
+    pub fn cleanup_spawner(mut self, spawner: impl Fn(Cleanup) + 'static) -> Self {
+        self.spawner = Some(Rc::new(spawner));
+        self
+    }
+
+    fn resolved_stack_size(&self) -> usize {
+        round_to_pages(self.stack_size.unwrap_or_else(default_stack_size))
+    }
+
+    /// Opens a portal that runs `future`: sync code that `future` calls may
+    /// [`await_`](crate::await_).
+    ///
+    /// ```
+    /// let portal = stackportal::Builder::new().run(async { stackportal::await_(async { 3 }) });
+    /// assert_eq!(futures::executor::block_on(portal), 3);
+    /// ```
+    pub fn run<F>(self, future: F) -> Portal<F::Output>
+    where
+        F: IntoFuture,
+        F::IntoFuture: 'static,
+        F::Output: 'static,
+    {
+        let future = future.into_future();
+        self.run_sync(move || await_(future))
+    }
+
+    /// Opens a portal that runs the sync closure `body`, which may
+    /// [`await_`](crate::await_).
+    ///
+    /// ```
+    /// let portal = stackportal::Builder::new().run_sync(|| stackportal::await_(async { 4 }));
+    /// assert_eq!(futures::executor::block_on(portal), 4);
+    /// ```
+    pub fn run_sync<T, F>(self, body: F) -> Portal<T>
+    where
+        F: FnOnce() -> T + 'static,
+        T: 'static,
+    {
+        let stack_size = self.resolved_stack_size();
+        Portal::new(body, stack_size, self.spawner)
+    }
+}
+
+/// Runs `future` inside a portal: the returned [`Portal`] future polls `future` on a
+/// separately suspendable stack, so sync code that `future` calls may
+/// [`await_`](crate::await_). Portals nest: an inner portal works inside an outer one.
+///
+/// ```
+/// use stackportal::{await_, with_portal_run};
+///
+/// fn sync_helper() -> String {
+///     await_(async { "from async".to_string() })
+/// }
+///
+/// let out = futures::executor::block_on(with_portal_run(async { sync_helper() }));
+/// assert_eq!(out, "from async");
+/// ```
+pub fn with_portal_run<F>(future: F) -> Portal<F::Output>
+where
+    F: IntoFuture,
+    F::IntoFuture: 'static,
+    F::Output: 'static,
+{
+    Builder::new().run(future)
+}
+
+/// Runs the sync closure `body` inside a portal: the returned [`Portal`] future runs it
+/// on a separately suspendable stack, where it may [`await_`](crate::await_). Cheaper
+/// than [`with_portal_run`] when the code to run is sync anyway.
+///
+/// ```
+/// use stackportal::{await_, with_portal_run_sync};
+///
+/// let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+/// let (tx, rx) = tokio::sync::oneshot::channel();
+/// let out = rt.block_on(async {
+///     tokio::spawn(async move { tx.send(99).unwrap() });
+///     with_portal_run_sync(move || await_(rx).unwrap()).await
+/// });
+/// assert_eq!(out, 99);
+/// ```
+pub fn with_portal_run_sync<T, F>(body: F) -> Portal<T>
+where
+    F: FnOnce() -> T + 'static,
+    T: 'static,
+{
+    Builder::new().run_sync(body)
+}
