@@ -1,0 +1,174 @@
+//! Per-test output capture on stable Rust.
+//!
+//! std's own capture hook (`set_output_capture`) is unstable, and tests interleave on
+//! one thread anyway, so capture works one level down: while the tests run, file
+//! descriptors 1 and 2 point at one anonymous temporary file (a file, not a pipe, so a
+//! chatty test never blocks on a full pipe). Every poll of a test's future is bracketed
+//! by [`Capture::drain`]: what accumulated before the poll belongs to whoever ran before
+//! (see [`crate::runner`]), what accumulated during it belongs to the test. Results are
+//! printed to saved duplicates of the original descriptors.
+//!
+//! Output written by other threads lands in whichever poll is in progress when it is
+//! drained; output of code that runs outside any test's poll (a task spawned with
+//! `tokio::task::spawn_local` without a portal of its own, for example) is forwarded to
+//! the real stderr.
+
+use std::fs::File;
+use std::io::{self, Write};
+
+/// The redirection of fd 1 and 2 into a temporary file, undone on drop.
+pub(crate) struct Capture {
+    #[cfg(unix)]
+    imp: unix::Redirect,
+}
+
+impl Capture {
+    /// Redirects stdout and stderr. Returns `None` when that is not possible here
+    /// (non-unix, or a failing syscall), in which case output is simply not captured.
+    pub(crate) fn start() -> Option<Capture> {
+        #[cfg(unix)]
+        {
+            unix::Redirect::start().map(|imp| Capture { imp })
+        }
+        #[cfg(not(unix))]
+        {
+            None
+        }
+    }
+
+    /// Moves what was written since the last drain into `buf`.
+    pub(crate) fn drain(&self, buf: &mut Vec<u8>) {
+        let _ = io::stdout().flush();
+        let _ = io::stderr().flush();
+        #[cfg(unix)]
+        self.imp.drain(buf);
+    }
+
+    /// A handle on the original stdout.
+    pub(crate) fn real_stdout(&self) -> File {
+        #[cfg(unix)]
+        {
+            self.imp.real_stdout()
+        }
+        #[cfg(not(unix))]
+        unreachable!()
+    }
+
+    /// A handle on the original stderr.
+    pub(crate) fn real_stderr(&self) -> File {
+        #[cfg(unix)]
+        {
+            self.imp.real_stderr()
+        }
+        #[cfg(not(unix))]
+        unreachable!()
+    }
+}
+
+#[cfg(unix)]
+mod unix {
+    use std::fs::{File, OpenOptions};
+    use std::io::Read;
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    use std::os::unix::fs::OpenOptionsExt;
+
+    pub(super) struct Redirect {
+        file: File,
+        saved_out: OwnedFd,
+        saved_err: OwnedFd,
+    }
+
+    fn dup(fd: i32) -> Option<OwnedFd> {
+        // SAFETY: dup has no memory-safety preconditions; a valid result is a fresh fd
+        // that nothing else owns, so OwnedFd may take it.
+        let new = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 3) };
+        if new < 0 {
+            None
+        } else {
+            // SAFETY: see above: `new` is a fresh, owned descriptor.
+            Some(unsafe { OwnedFd::from_raw_fd(new) })
+        }
+    }
+
+    fn dup2(from: i32, to: i32) -> bool {
+        // SAFETY: dup2 onto 1 or 2 only replaces what those descriptors refer to; std's
+        // stdout/stderr handles keep writing to "fd 1/2", which is exactly the intent.
+        unsafe { libc::dup2(from, to) >= 0 }
+    }
+
+    impl Redirect {
+        pub(super) fn start() -> Option<Redirect> {
+            let dir = std::env::temp_dir();
+            let path = dir.join(format!(
+                "portaltest-capture-{}-{:x}",
+                std::process::id(),
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_nanos())
+                    .unwrap_or(0)
+            ));
+            let file = OpenOptions::new()
+                .read(true)
+                .append(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&path)
+                .ok()?;
+            let _ = std::fs::remove_file(&path);
+            let saved_out = dup(1)?;
+            let saved_err = dup(2)?;
+            if !dup2(file.as_raw_fd(), 1) {
+                return None;
+            }
+            if !dup2(file.as_raw_fd(), 2) {
+                dup2(saved_out.as_raw_fd(), 1);
+                return None;
+            }
+            Some(Redirect {
+                file,
+                saved_out,
+                saved_err,
+            })
+        }
+
+        pub(super) fn drain(&self, buf: &mut Vec<u8>) {
+            let len = match self.file.metadata() {
+                Ok(m) => m.len(),
+                Err(_) => return,
+            };
+            if len == 0 {
+                return;
+            }
+            let mut f = &self.file;
+            // Read from the start: the descriptor is O_APPEND, so its offset only
+            // matters for reads; rewind it first.
+            use std::io::Seek;
+            if f.seek(std::io::SeekFrom::Start(0)).is_err() {
+                return;
+            }
+            let _ = f.read_to_end(buf);
+            let _ = self.file.set_len(0);
+            let _ = f.seek(std::io::SeekFrom::Start(0));
+        }
+
+        fn file_of(fd: &OwnedFd) -> File {
+            File::from(fd.try_clone().expect("portaltest: cannot duplicate the saved stdout/stderr"))
+        }
+
+        pub(super) fn real_stdout(&self) -> File {
+            Self::file_of(&self.saved_out)
+        }
+
+        pub(super) fn real_stderr(&self) -> File {
+            Self::file_of(&self.saved_err)
+        }
+    }
+
+    impl Drop for Redirect {
+        fn drop(&mut self) {
+            let _ = std::io::Write::flush(&mut std::io::stdout());
+            dup2(self.saved_out.as_raw_fd(), 1);
+            dup2(self.saved_err.as_raw_fd(), 2);
+        }
+    }
+}

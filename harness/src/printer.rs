@@ -1,0 +1,251 @@
+//! The pretty, terse and JSON result printers, in libtest's formats (the format strings
+//! are libtest-mimic 0.8's, which follow libtest; captured output is shown the way
+//! libtest shows it: `---- NAME stdout ----`).
+//!
+//! Results are written to the *original* stdout (a saved duplicate while capture
+//! redirects fd 1), and every result is one whole line written when the test finishes,
+//! so interleaved tests never split each other's lines.
+
+use std::io::{IsTerminal, Write};
+use std::time::Duration;
+
+use libtest_mimic::{Arguments, ColorSetting, FormatSetting};
+
+/// How one test ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    Passed,
+    Failed,
+    Ignored(Option<&'static str>),
+}
+
+pub(crate) struct Printer {
+    out: Box<dyn Write>,
+    format: FormatSetting,
+    color: bool,
+}
+
+const GREEN: &str = "\x1b[32m";
+const RED: &str = "\x1b[31m";
+const YELLOW: &str = "\x1b[33m";
+const RESET: &str = "\x1b[0m";
+
+/// JSON string escaping as RFC 8259 (and escape8259, which libtest-mimic uses) does it.
+pub(crate) fn json_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Counts for the summary line.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Counts {
+    pub passed: u64,
+    pub failed: u64,
+    pub ignored: u64,
+    pub filtered_out: u64,
+}
+
+impl Printer {
+    pub(crate) fn new(args: &Arguments, out: Box<dyn Write>, is_terminal: bool) -> Printer {
+        let format = if args.quiet {
+            FormatSetting::Terse
+        } else {
+            args.format.unwrap_or(FormatSetting::Pretty)
+        };
+        let color = match args.color.unwrap_or(ColorSetting::Auto) {
+            ColorSetting::Always => true,
+            ColorSetting::Never => false,
+            ColorSetting::Auto => is_terminal && std::env::var_os("NO_COLOR").is_none(),
+        };
+        Printer { out, format, color }
+    }
+
+    /// A printer to the process's stdout (no capture active).
+    pub(crate) fn stdout(args: &Arguments) -> Printer {
+        let term = std::io::stdout().is_terminal();
+        Printer::new(args, Box::new(std::io::stdout()), term)
+    }
+
+    pub(crate) fn is_json(&self) -> bool {
+        self.format == FormatSetting::Json
+    }
+
+    fn paint(&self, color: &str, text: &str) -> String {
+        if self.color {
+            format!("{color}{text}{RESET}")
+        } else {
+            text.to_string()
+        }
+    }
+
+    /// "running 3 tests", or the JSON suite start.
+    pub(crate) fn title(&mut self, num_tests: usize) {
+        match self.format {
+            FormatSetting::Pretty | FormatSetting::Terse => {
+                let plural_s = if num_tests == 1 { "" } else { "s" };
+                let _ = writeln!(self.out);
+                let _ = writeln!(self.out, "running {num_tests} test{plural_s}");
+            }
+            FormatSetting::Json => {
+                let _ = writeln!(
+                    self.out,
+                    r#"{{ "type": "suite", "event": "started", "test_count": {num_tests} }}"#
+                );
+            }
+        }
+        let _ = self.out.flush();
+    }
+
+    /// A test started (JSON only: the pretty line is written whole when it ends).
+    pub(crate) fn started(&mut self, name: &str) {
+        if self.format == FormatSetting::Json {
+            let _ = writeln!(
+                self.out,
+                r#"{{ "type": "test", "event": "started", "name": "{}" }}"#,
+                json_escape(name)
+            );
+            let _ = self.out.flush();
+        }
+    }
+
+    /// A test ended. `output` is its captured output (JSON carries it for failures).
+    pub(crate) fn outcome(&mut self, name: &str, outcome: &Outcome, output: &[u8]) {
+        match self.format {
+            FormatSetting::Pretty => {
+                let text = self.outcome_text(outcome);
+                let _ = writeln!(self.out, "test {name} ... {text}");
+            }
+            FormatSetting::Terse => {
+                let (c, color) = match outcome {
+                    Outcome::Passed => (".", GREEN),
+                    Outcome::Failed => ("F", RED),
+                    Outcome::Ignored(_) => ("i", YELLOW),
+                };
+                let text = self.paint(color, c);
+                let _ = write!(self.out, "{text}");
+            }
+            FormatSetting::Json => {
+                let (event, extra) = match outcome {
+                    Outcome::Passed => ("ok", String::new()),
+                    Outcome::Failed => (
+                        "failed",
+                        format!(r#", "stdout": "{}""#, json_escape(&String::from_utf8_lossy(output))),
+                    ),
+                    Outcome::Ignored(None) => ("ignored", String::new()),
+                    Outcome::Ignored(Some(reason)) => ("ignored", format!(r#", "message": "{}""#, json_escape(reason))),
+                };
+                let _ = writeln!(
+                    self.out,
+                    r#"{{ "type": "test", "name": "{}", "event": "{event}"{extra} }}"#,
+                    json_escape(name)
+                );
+            }
+        }
+        let _ = self.out.flush();
+    }
+
+    fn outcome_text(&self, outcome: &Outcome) -> String {
+        match outcome {
+            Outcome::Passed => self.paint(GREEN, "ok"),
+            Outcome::Failed => self.paint(RED, "FAILED"),
+            Outcome::Ignored(None) => self.paint(YELLOW, "ignored"),
+            Outcome::Ignored(Some(reason)) => self.paint(YELLOW, &format!("ignored, {reason}")),
+        }
+    }
+
+    /// The captured output of tests, libtest style (`failures:` or `successes:`).
+    pub(crate) fn outputs(&mut self, heading: &str, list: &[(String, Vec<u8>)]) {
+        if self.format == FormatSetting::Json || list.is_empty() {
+            return;
+        }
+        let _ = writeln!(self.out);
+        let _ = writeln!(self.out, "{heading}:");
+        let _ = writeln!(self.out);
+        for (name, output) in list.iter().filter(|(_, output)| !output.is_empty()) {
+            let _ = writeln!(self.out, "---- {name} stdout ----");
+            let _ = self.out.write_all(output);
+            if !output.is_empty() && !output.ends_with(b"\n") {
+                let _ = writeln!(self.out);
+            }
+            let _ = writeln!(self.out);
+        }
+        let _ = writeln!(self.out);
+        let _ = writeln!(self.out, "{heading}:");
+        for (name, _) in list {
+            let _ = writeln!(self.out, "    {name}");
+        }
+        let _ = self.out.flush();
+    }
+
+    /// Problems outside any test (fixture teardown), in the same style.
+    pub(crate) fn run_errors(&mut self, errors: &[(String, Vec<u8>)]) {
+        if self.format == FormatSetting::Json || errors.is_empty() {
+            return;
+        }
+        let _ = writeln!(self.out);
+        let _ = writeln!(self.out, "teardown failures:");
+        let _ = writeln!(self.out);
+        for (what, output) in errors {
+            let _ = writeln!(self.out, "---- {what} ----");
+            let _ = self.out.write_all(output);
+            if !output.is_empty() && !output.ends_with(b"\n") {
+                let _ = writeln!(self.out);
+            }
+            let _ = writeln!(self.out);
+        }
+        let _ = self.out.flush();
+    }
+
+    /// The closing summary line.
+    pub(crate) fn summary(&mut self, counts: Counts, failed: bool, elapsed: Duration) {
+        match self.format {
+            FormatSetting::Pretty | FormatSetting::Terse => {
+                let text = if failed {
+                    self.paint(RED, "FAILED")
+                } else {
+                    self.paint(GREEN, "ok")
+                };
+                let _ = writeln!(self.out);
+                let _ = writeln!(
+                    self.out,
+                    "test result: {text}. {} passed; {} failed; {} ignored; 0 measured; {} filtered out; finished in {:.2}s",
+                    counts.passed,
+                    counts.failed,
+                    counts.ignored,
+                    counts.filtered_out,
+                    elapsed.as_secs_f64()
+                );
+                let _ = writeln!(self.out);
+            }
+            FormatSetting::Json => {
+                let _ = writeln!(
+                    self.out,
+                    concat!(
+                        r#"{{ "type": "suite", "event": "{}", "passed": {}, "failed": {},"#,
+                        r#" "ignored": {}, "measured": 0, "filtered_out": {}, "exec_time": {} }}"#,
+                    ),
+                    if failed { "failed" } else { "ok" },
+                    counts.passed,
+                    counts.failed,
+                    counts.ignored,
+                    counts.filtered_out,
+                    elapsed.as_secs_f64()
+                );
+            }
+        }
+        let _ = self.out.flush();
+    }
+}

@@ -1,0 +1,604 @@
+//! The runner: one current-thread runtime, every test in its own portal, interleaved.
+
+use std::any::Any;
+use std::cell::{Cell, RefCell};
+use std::future::Future;
+use std::io::{IsTerminal, Write};
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::process::ExitCode;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use libtest_mimic::{Arguments, Trial};
+use stackportal::{Cleanup, Portal};
+use tokio::sync::Semaphore;
+use tokio::task::JoinHandle;
+
+use crate::capture::Capture;
+use crate::printer::{Counts, Outcome, Printer};
+use crate::registry::{ShouldPanic, TestDef, TESTS};
+use crate::{parse_duration, BLOCKING_WARN_ENV, TIMEOUT_ENV};
+
+/// Default for [`BLOCKING_WARN_ENV`](crate::BLOCKING_WARN_ENV), in milliseconds.
+pub(crate) const DEFAULT_BLOCKING_WARN_MS: u64 = 100;
+
+/// The state of a run, reachable from the runtime thread.
+struct Ctx {
+    capture: Option<Capture>,
+    /// Display name per output slot: tests first, then fixture teardowns.
+    names: RefCell<Vec<String>>,
+    /// Captured output per slot.
+    buffers: RefCell<Vec<Vec<u8>>>,
+    /// The slot whose future is being polled.
+    current: Cell<Option<usize>>,
+    /// Guard cleanups handed over by cancelled portals, per slot.
+    cleanups: RefCell<Vec<Vec<JoinHandle<()>>>>,
+    warn_after: Option<Duration>,
+    real_stderr: RefCell<Box<dyn Write>>,
+}
+
+thread_local! {
+    static CTX: RefCell<Option<Rc<Ctx>>> = const { RefCell::new(None) };
+}
+
+fn ctx() -> Option<Rc<Ctx>> {
+    CTX.with(|c| c.borrow().clone())
+}
+
+/// Whether this thread is running a portaltest run.
+pub(crate) fn in_harness() -> bool {
+    CTX.with(|c| c.borrow().is_some())
+}
+
+impl Ctx {
+    fn new_slot(&self, name: String) -> usize {
+        let mut names = self.names.borrow_mut();
+        names.push(name);
+        self.buffers.borrow_mut().push(Vec::new());
+        self.cleanups.borrow_mut().push(Vec::new());
+        names.len() - 1
+    }
+
+    /// Moves captured output to `slot`'s buffer, or to the real stderr when no test
+    /// was running.
+    fn drain_to(&self, slot: Option<usize>) {
+        let Some(capture) = &self.capture else { return };
+        match slot {
+            Some(id) => capture.drain(&mut self.buffers.borrow_mut()[id]),
+            None => {
+                let mut stray = Vec::new();
+                capture.drain(&mut stray);
+                if !stray.is_empty() {
+                    let mut err = self.real_stderr.borrow_mut();
+                    let _ = err.write_all(&stray);
+                    let _ = err.flush();
+                }
+            }
+        }
+    }
+
+    fn take_output(&self, slot: usize) -> Vec<u8> {
+        std::mem::take(&mut self.buffers.borrow_mut()[slot])
+    }
+
+    fn warn(&self, text: &str) {
+        let mut err = self.real_stderr.borrow_mut();
+        let _ = writeln!(err, "{text}");
+        let _ = err.flush();
+    }
+}
+
+/// Runs `fut` with its output attributed to `slot` and its poll times watched.
+struct Attributed<F> {
+    slot: usize,
+    fut: Pin<Box<F>>,
+    ctx: Rc<Ctx>,
+}
+
+impl<F: Future> Future for Attributed<F> {
+    type Output = F::Output;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = &mut *self;
+        let ctx = this.ctx.clone();
+        let previous = ctx.current.get();
+        ctx.drain_to(previous);
+        ctx.current.set(Some(this.slot));
+        struct Restore<'a>(&'a Ctx, Option<usize>, usize);
+        impl Drop for Restore<'_> {
+            fn drop(&mut self) {
+                self.0.drain_to(Some(self.2));
+                self.0.current.set(self.1);
+            }
+        }
+        let restore = Restore(&ctx, previous, this.slot);
+        let started = Instant::now();
+        let out = this.fut.as_mut().poll(cx);
+        let took = started.elapsed();
+        drop(restore);
+        if let Some(limit) = ctx.warn_after {
+            if took >= limit {
+                let name = ctx.names.borrow()[this.slot].clone();
+                ctx.warn(&format!(
+                    "portaltest: warning: `{name}` blocked the runtime thread for {} without yielding \
+                     (every other test was stalled meanwhile; warning threshold {} ms, set by {BLOCKING_WARN_ENV})",
+                    fmt_duration(took),
+                    limit.as_millis()
+                ));
+            }
+        }
+        out
+    }
+}
+
+fn fmt_duration(d: Duration) -> String {
+    if d < Duration::from_secs(1) {
+        format!("{} ms", d.as_millis())
+    } else {
+        format!("{:.2} s", d.as_secs_f64())
+    }
+}
+
+/// Catches a panic of the wrapped (unpin) future's `poll`.
+pub(crate) struct CatchUnwind<F>(pub(crate) F);
+
+impl<F: Future + Unpin> Future for CatchUnwind<F> {
+    type Output = Result<F::Output, Box<dyn Any + Send>>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let inner = &mut self.0;
+        match std::panic::catch_unwind(AssertUnwindSafe(|| Pin::new(inner).poll(cx))) {
+            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Ready(v)) => Poll::Ready(Ok(v)),
+            Err(payload) => Poll::Ready(Err(payload)),
+        }
+    }
+}
+
+/// The text of a panic payload.
+pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&'static str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else if payload.is::<stackportal::Cancelled>() {
+        "cancelled".to_string()
+    } else {
+        "Box<dyn Any>".to_string()
+    }
+}
+
+/// A cleanup spawner for portals run on behalf of `slot`: handed-over guard cleanups
+/// run as local tasks attributed to it, and are awaited before the slot reports.
+fn cleanup_spawner(ctx: Rc<Ctx>, slot: Option<usize>) -> impl Fn(Cleanup) + 'static {
+    move |cleanup: Cleanup| {
+        let handle = match slot {
+            Some(slot) => tokio::task::spawn_local(Attributed {
+                slot,
+                fut: Box::pin(cleanup),
+                ctx: ctx.clone(),
+            }),
+            None => tokio::task::spawn_local(cleanup),
+        };
+        // Unattributed cleanups are awaited at the end of the run (slot 0's list is as
+        // good as any: all lists are awaited then).
+        let index = slot.unwrap_or(0);
+        if let Some(list) = ctx.cleanups.borrow_mut().get_mut(index) {
+            list.push(handle);
+        }
+    }
+}
+
+/// Spawns a task (a fixture's initialisation) whose output goes to the test that is
+/// running now; `make` gets the cleanup spawner for the portal it opens.
+pub(crate) fn spawn_for_current_test<F, Fut>(make: F)
+where
+    F: FnOnce(Box<dyn Fn(Cleanup)>) -> Fut,
+    Fut: Future<Output = ()> + 'static,
+{
+    let ctx = ctx().expect("portaltest: no run in progress");
+    let slot = ctx.current.get();
+    let fut = make(Box::new(cleanup_spawner(ctx.clone(), slot)));
+    match slot {
+        Some(slot) => drop(tokio::task::spawn_local(Attributed {
+            slot,
+            fut: Box::pin(fut),
+            ctx,
+        })),
+        None => drop(tokio::task::spawn_local(fut)),
+    }
+}
+
+async fn await_cleanups(ctx: &Ctx, slot: usize) {
+    loop {
+        let list = std::mem::take(&mut ctx.cleanups.borrow_mut()[slot]);
+        if list.is_empty() {
+            return;
+        }
+        for handle in list {
+            let _ = handle.await;
+        }
+    }
+}
+
+/// A test as selected for this run.
+struct Selected {
+    def: &'static TestDef,
+    name: String,
+    ignored: bool,
+}
+
+/// The name libtest would print: the module path inside the target plus the fn name.
+pub(crate) fn test_name(def: &TestDef) -> String {
+    match def.module_path.split_once("::") {
+        Some((_crate, rest)) => format!("{rest}::{}", def.name),
+        None => def.name.to_string(),
+    }
+}
+
+fn timeout_from_env() -> Option<(Duration, String)> {
+    let text = std::env::var(TIMEOUT_ENV).ok()?;
+    if text.trim().is_empty() {
+        return None;
+    }
+    match parse_duration(&text) {
+        Some(d) if !d.is_zero() => Some((d, format!("{TIMEOUT_ENV}={text}"))),
+        _ => panic!("{TIMEOUT_ENV}={text:?} is not a duration; use e.g. 500ms, 5s or 2m"),
+    }
+}
+
+fn warn_threshold() -> Option<Duration> {
+    match std::env::var(BLOCKING_WARN_ENV) {
+        Err(_) => Some(Duration::from_millis(DEFAULT_BLOCKING_WARN_MS)),
+        Ok(text) => match text.trim().parse::<u64>() {
+            Ok(0) => None,
+            Ok(ms) => Some(Duration::from_millis(ms)),
+            Err(_) => panic!("{BLOCKING_WARN_ENV}={text:?} is not a number of milliseconds (0 disables the warning)"),
+        },
+    }
+}
+
+fn test_threads(args: &Arguments) -> Option<usize> {
+    if let Some(n) = args.test_threads {
+        return Some(n.max(1));
+    }
+    let text = std::env::var("RUST_TEST_THREADS").ok()?;
+    match text.trim().parse::<usize>() {
+        Ok(n) if n > 0 => Some(n),
+        _ => panic!("RUST_TEST_THREADS={text:?} is not a positive number"),
+    }
+}
+
+fn install_tracing() {
+    use tracing_subscriber::filter::Targets;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let filter = std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|s| s.parse::<Targets>().ok())
+        .unwrap_or_else(|| Targets::new().with_default(tracing::Level::INFO));
+    // Events go to stdout, that is into the capture of the test being polled.
+    let layer = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stdout)
+        .with_ansi(false)
+        .with_target(true);
+    // A subscriber that the program installed itself stays in charge.
+    let _ = tracing_subscriber::registry().with(layer).with(filter).try_init();
+}
+
+/// Runs the tests of this binary with the command line of the process; see
+/// [`crate::main!`].
+pub(crate) fn run_main() -> ExitCode {
+    let args = Arguments::from_args();
+    run_with_args(args)
+}
+
+pub(crate) fn run_with_args(args: Arguments) -> ExitCode {
+    let mut all: Vec<&'static TestDef> = TESTS.iter().collect();
+    all.sort_by_key(|d| test_name(d));
+    let total = all.len();
+    let mut selected = Vec::new();
+    for def in all {
+        let name = test_name(def);
+        let trial = Trial::test(name.clone(), || Ok(())).with_ignored_flag(def.ignore);
+        if args.is_filtered_out(&trial) {
+            continue;
+        }
+        let ignored = args.is_ignored(&trial);
+        selected.push(Selected { def, name, ignored });
+    }
+    let filtered_out = (total - selected.len()) as u64;
+
+    if args.list {
+        let mut out = std::io::stdout().lock();
+        for t in &selected {
+            let _ = writeln!(out, "{}: test", t.name);
+        }
+        let _ = out.flush();
+        return ExitCode::SUCCESS;
+    }
+
+    let env_timeout = timeout_from_env();
+    let threads = test_threads(&args);
+    install_tracing();
+
+    let capture = if args.nocapture { None } else { Capture::start() };
+    let (mut printer, real_stderr): (Printer, Box<dyn Write>) = match &capture {
+        Some(c) => {
+            let out = c.real_stdout();
+            let term = out.is_terminal();
+            (Printer::new(&args, Box::new(out), term), Box::new(c.real_stderr()))
+        }
+        None => (Printer::stdout(&args), Box::new(std::io::stderr())),
+    };
+    let ctx = Rc::new(Ctx {
+        capture,
+        names: RefCell::new(Vec::new()),
+        buffers: RefCell::new(Vec::new()),
+        current: Cell::new(None),
+        cleanups: RefCell::new(Vec::new()),
+        warn_after: warn_threshold(),
+        real_stderr: RefCell::new(real_stderr),
+    });
+    for t in &selected {
+        ctx.new_slot(t.name.clone());
+    }
+    if selected.is_empty() {
+        // Keep slot 0 valid for unattributed cleanups.
+        ctx.new_slot("(run)".into());
+    }
+    CTX.with(|c| *c.borrow_mut() = Some(ctx.clone()));
+
+    printer.title(selected.len());
+    let printer = Rc::new(RefCell::new(printer));
+    let started = Instant::now();
+
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("portaltest: cannot build the tokio runtime");
+    let local = tokio::task::LocalSet::new();
+    let run = RunState {
+        ctx: ctx.clone(),
+        printer: printer.clone(),
+        show_output: args.show_output,
+        env_timeout,
+        semaphore: threads.map(|n| Arc::new(Semaphore::new(n))),
+    };
+    let (counts, failures, successes, teardown_errors) = local.block_on(&rt, run.run_all(selected));
+    drop(local);
+    drop(rt);
+
+    let failed = counts.failed > 0 || !teardown_errors.is_empty();
+    {
+        let mut printer = printer.borrow_mut();
+        if args.show_output {
+            printer.outputs("successes", &successes);
+        }
+        printer.outputs("failures", &failures);
+        printer.run_errors(&teardown_errors);
+        if printer.is_json() && !teardown_errors.is_empty() {
+            for (what, output) in &teardown_errors {
+                ctx.warn(&format!("---- {what} ----\n{}", String::from_utf8_lossy(output)));
+            }
+        }
+        printer.summary(
+            Counts {
+                filtered_out,
+                ..counts
+            },
+            failed,
+            started.elapsed(),
+        );
+    }
+    drop(printer);
+    CTX.with(|c| c.borrow_mut().take());
+    drop(ctx); // restores fd 1 and 2
+    if failed {
+        ExitCode::from(101)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+type Outputs = Vec<(String, Vec<u8>)>;
+
+struct RunState {
+    ctx: Rc<Ctx>,
+    printer: Rc<RefCell<Printer>>,
+    show_output: bool,
+    env_timeout: Option<(Duration, String)>,
+    semaphore: Option<Arc<Semaphore>>,
+}
+
+struct Verdict {
+    passed: bool,
+    note: Option<String>,
+}
+
+impl RunState {
+    async fn run_all(self, selected: Vec<Selected>) -> (Counts, Outputs, Outputs, Outputs) {
+        let this = Rc::new(self);
+        let results: Rc<RefCell<(Counts, Outputs, Outputs)>> = Rc::default();
+        let mut handles = Vec::new();
+        for (slot, test) in selected.into_iter().enumerate() {
+            if test.ignored {
+                let mut p = this.printer.borrow_mut();
+                p.started(&test.name);
+                p.outcome(&test.name, &Outcome::Ignored(test.def.ignore_reason), &[]);
+                results.borrow_mut().0.ignored += 1;
+                continue;
+            }
+            let this = this.clone();
+            let results = results.clone();
+            handles.push(tokio::task::spawn_local(async move {
+                let _permit = match &this.semaphore {
+                    Some(s) => Some(s.clone().acquire_owned().await.expect("semaphore closed")),
+                    None => None,
+                };
+                this.printer.borrow_mut().started(&test.name);
+                let verdict = Attributed {
+                    slot,
+                    fut: Box::pin(this.run_test(slot, test.def)),
+                    ctx: this.ctx.clone(),
+                }
+                .await;
+                let mut output = this.ctx.take_output(slot);
+                if let Some(note) = verdict.note {
+                    if !output.is_empty() && !output.ends_with(b"\n") {
+                        output.push(b'\n');
+                    }
+                    output.extend_from_slice(note.as_bytes());
+                    output.push(b'\n');
+                }
+                let outcome = if verdict.passed {
+                    Outcome::Passed
+                } else {
+                    Outcome::Failed
+                };
+                this.printer.borrow_mut().outcome(&test.name, &outcome, &output);
+                let mut r = results.borrow_mut();
+                if verdict.passed {
+                    r.0.passed += 1;
+                    if this.show_output {
+                        r.2.push((test.name, output));
+                    }
+                } else {
+                    r.0.failed += 1;
+                    r.1.push((test.name, output));
+                }
+            }));
+        }
+        for handle in handles {
+            if let Err(err) = handle.await {
+                this.ctx.warn(&format!("portaltest: internal error: a test task failed: {err}"));
+            }
+        }
+        // Cleanups handed over by cancelled portals finish before fixtures go away.
+        let slots = this.ctx.cleanups.borrow().len();
+        for slot in 0..slots {
+            await_cleanups(&this.ctx, slot).await;
+        }
+        let teardown_errors = this.teardown().await;
+        let slots = this.ctx.cleanups.borrow().len();
+        for slot in 0..slots {
+            await_cleanups(&this.ctx, slot).await;
+        }
+        let (counts, mut failures, successes) = std::mem::take(&mut *results.borrow_mut());
+        failures.sort_by(|a, b| a.0.cmp(&b.0));
+        (counts, failures, successes, teardown_errors)
+    }
+
+    async fn run_test(&self, slot: usize, def: &'static TestDef) -> Verdict {
+        let (limit, why) = match (def.timeout_ms, &self.env_timeout) {
+            (Some(ms), _) => {
+                let d = Duration::from_millis(ms);
+                (Some(d), format!("its `timeout = \"{}\"`", crate::format_limit(d)))
+            }
+            (None, Some((d, why))) => (Some(*d), why.clone()),
+            (None, None) => (None, String::new()),
+        };
+        let portal: Portal<Result<(), String>> = stackportal::Builder::new()
+            .cleanup_spawner(cleanup_spawner(self.ctx.clone(), Some(slot)))
+            .run_sync(def.run);
+        let caught = CatchUnwind(portal);
+        let result = match limit {
+            Some(limit) => tokio::time::timeout(limit, caught).await.ok(),
+            None => Some(caught.await),
+        };
+        // Cleanups of a cancelled portal belong to this test's report.
+        await_cleanups(&self.ctx, slot).await;
+        let location = format!("{}:{}", def.file, def.line);
+        match (result, def.should_panic) {
+            (None, _) => Verdict {
+                passed: false,
+                note: Some(format!(
+                    "note: test timed out after {} ({why}); it was cancelled and its stack unwound",
+                    crate::format_limit(limit.unwrap_or_default())
+                )),
+            },
+            (Some(Ok(Err(err))), _) => Verdict {
+                passed: false,
+                note: Some(format!("Error: {err}")),
+            },
+            (Some(Ok(Ok(()))), ShouldPanic::No) => Verdict {
+                passed: true,
+                note: None,
+            },
+            (Some(Ok(Ok(()))), _) => Verdict {
+                passed: false,
+                note: Some(format!("note: test did not panic as expected at {location}")),
+            },
+            (Some(Err(_)), ShouldPanic::No) => Verdict {
+                passed: false,
+                note: None,
+            },
+            (Some(Err(_)), ShouldPanic::Yes) => Verdict {
+                passed: true,
+                note: None,
+            },
+            (Some(Err(payload)), ShouldPanic::YesWithMessage(expected)) => {
+                let msg = panic_message(&*payload);
+                if msg.contains(expected) {
+                    Verdict {
+                        passed: true,
+                        note: None,
+                    }
+                } else {
+                    Verdict {
+                        passed: false,
+                        note: Some(format!(
+                            "note: panic did not contain expected string\n      panic message: {msg:?}\n expected substring: {expected:?}"
+                        )),
+                    }
+                }
+            }
+        }
+    }
+
+    /// Tears the fixtures down in reverse order of creation and drops their values.
+    async fn teardown(&self) -> Outputs {
+        let mut errors = Vec::new();
+        while let Some(created) = crate::fixture::pop_created() {
+            let (fut, value) = (created.take)();
+            let Some(fut) = fut else {
+                drop(value);
+                continue;
+            };
+            let what = format!("fixture `{}` teardown", created.name);
+            let slot = self.ctx.new_slot(what.clone());
+            let portal = stackportal::Builder::new()
+                .cleanup_spawner(cleanup_spawner(self.ctx.clone(), Some(slot)))
+                .run(fut);
+            let result = Attributed {
+                slot,
+                fut: Box::pin(CatchUnwind(portal)),
+                ctx: self.ctx.clone(),
+            }
+            .await;
+            await_cleanups(&self.ctx, slot).await;
+            // Dropped (a temp dir deleted, a server stopped) right after its teardown,
+            // while the runtime still runs.
+            Attributed {
+                slot,
+                fut: Box::pin(async move { drop(value) }),
+                ctx: self.ctx.clone(),
+            }
+            .await;
+            let mut output = self.ctx.take_output(slot);
+            if let Err(payload) = result {
+                if !output.is_empty() && !output.ends_with(b"\n") {
+                    output.push(b'\n');
+                }
+                output.extend_from_slice(
+                    format!("note: {what} panicked: {}\n", panic_message(&*payload)).as_bytes(),
+                );
+                errors.push((what, output));
+            }
+        }
+        errors
+    }
+}
