@@ -69,6 +69,7 @@ enum Next<T> {
 
 /// The body of every `#[fixture]` accessor.
 #[doc(hidden)]
+#[track_caller]
 pub fn fixture_get<T: 'static>(
     cell: &'static LocalKey<FixtureCell<T>>,
     name: &'static str,

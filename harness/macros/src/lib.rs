@@ -288,6 +288,7 @@ fn expand_fixture(func: ItemFn, teardown: Option<syn::Path>) -> syn::Result<Toke
     };
     Ok(quote! {
         #(#attrs)*
+        #[track_caller]
         #vis fn #ident() -> ::std::rc::Rc<#value_ty> {
             async fn __portaltest_init() -> #declared #block
             ::std::thread_local! {

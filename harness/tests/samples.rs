@@ -1,0 +1,491 @@
+//! Runs the sample targets of `harness/samples` (real portaltest binaries) and checks
+//! their output and exit codes.
+//!
+//! The samples are built once per run of this file with
+//! `cargo test -p portaltest-samples --no-run --message-format=json --test ..`, into the
+//! same target directory.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+const SAMPLES: &[&str] = &["quickstart", "outcomes", "fixtures", "teardown_fail", "concurrency"];
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+fn cargo() -> String {
+    std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
+}
+
+fn binaries() -> &'static HashMap<String, PathBuf> {
+    static BINS: OnceLock<HashMap<String, PathBuf>> = OnceLock::new();
+    BINS.get_or_init(|| {
+        let mut cmd = Command::new(cargo());
+        cmd.current_dir(workspace_root())
+            .args(["test", "-p", "portaltest-samples", "--no-run", "--message-format=json"]);
+        for s in SAMPLES {
+            cmd.args(["--test", s]);
+        }
+        let out = cmd.output().expect("cannot run cargo");
+        assert!(
+            out.status.success(),
+            "building the samples failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut bins = HashMap::new();
+        for line in String::from_utf8_lossy(&out.stdout).lines() {
+            let Ok(msg) = serde_json::from_str::<serde_json::Value>(line) else {
+                continue;
+            };
+            if msg["reason"] != "compiler-artifact" {
+                continue;
+            }
+            if let (Some(name), Some(exe)) = (msg["target"]["name"].as_str(), msg["executable"].as_str()) {
+                bins.insert(name.to_string(), PathBuf::from(exe));
+            }
+        }
+        for s in SAMPLES {
+            assert!(bins.contains_key(*s), "no executable for sample `{s}` in cargo's output");
+        }
+        bins
+    })
+}
+
+struct Run {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    fn assert_stdout(&self, needle: &str) -> &Self {
+        assert!(
+            self.stdout.contains(needle),
+            "stdout lacks {needle:?}:\n{}\n--- stderr ---\n{}",
+            self.stdout,
+            self.stderr
+        );
+        self
+    }
+    fn assert_no_stdout(&self, needle: &str) -> &Self {
+        assert!(!self.stdout.contains(needle), "stdout has {needle:?}:\n{}", self.stdout);
+        self
+    }
+    fn assert_code(&self, code: i32) -> &Self {
+        assert_eq!(
+            self.code,
+            Some(code),
+            "exit code\n--- stdout ---\n{}\n--- stderr ---\n{}",
+            self.stdout,
+            self.stderr
+        );
+        self
+    }
+    /// The part of stdout after the failures header (the captured outputs).
+    fn failure_section(&self) -> &str {
+        let at = self.stdout.find("\nfailures:\n").expect("no failures section");
+        &self.stdout[at..]
+    }
+    /// The part of stdout before the failures header (the result lines).
+    fn result_lines(&self) -> &str {
+        match self.stdout.find("\nfailures:\n") {
+            Some(at) => &self.stdout[..at],
+            None => &self.stdout,
+        }
+    }
+}
+
+fn run_with_env(sample: &str, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut cmd = Command::new(&binaries()[sample]);
+    cmd.args(args)
+        .env("RUST_BACKTRACE", "0")
+        .env_remove("RUST_TEST_THREADS")
+        .env_remove("PORTALTEST_TIMEOUT")
+        .env_remove("PORTALTEST_BLOCKING_WARN_MS")
+        .env_remove("NEXTEST")
+        .env_remove("RUST_LOG");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let Output { status, stdout, stderr } = cmd.output().expect("cannot run sample");
+    Run {
+        code: status.code(),
+        stdout: String::from_utf8_lossy(&stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&stderr).into_owned(),
+    }
+}
+
+fn run(sample: &str, args: &[&str]) -> Run {
+    run_with_env(sample, args, &[])
+}
+
+/// A log file the samples append to (`PORTALTEST_SAMPLE_LOG`).
+fn log_path(tag: &str) -> PathBuf {
+    let p = std::env::temp_dir().join(format!("portaltest-log-{}-{tag}", std::process::id()));
+    let _ = std::fs::remove_file(&p);
+    p
+}
+
+fn read_log(p: &Path) -> Vec<String> {
+    std::fs::read_to_string(p)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn passing_target_exits_zero() {
+    run("quickstart", &[])
+        .assert_code(0)
+        .assert_stdout("running 4 tests\n")
+        .assert_stdout("test lists_users ... ok\n")
+        .assert_stdout("test also_async ... ok\n")
+        .assert_stdout("test users::creates_user ... ok\n")
+        .assert_stdout("test users::slow_one ... ignored, slow\n")
+        .assert_stdout("test result: ok. 3 passed; 0 failed; 1 ignored; 0 measured; 0 filtered out; finished in ");
+}
+
+#[test]
+fn list_is_nextest_parsable() {
+    let all = run("quickstart", &["--list", "--format", "terse"]);
+    all.assert_code(0);
+    assert_eq!(
+        all.stdout,
+        "also_async: test\nlists_users: test\nusers::creates_user: test\nusers::slow_one: test\n"
+    );
+    let ignored = run("quickstart", &["--list", "--format", "terse", "--ignored"]);
+    assert_eq!(ignored.stdout, "users::slow_one: test\n");
+}
+
+#[test]
+fn filters_exact_skip_and_ignored() {
+    run("quickstart", &["users::"])
+        .assert_code(0)
+        .assert_stdout("running 2 tests\n")
+        .assert_stdout("2 filtered out");
+    let exact = run("quickstart", &["--exact", "lists_users"]);
+    exact.assert_code(0).assert_stdout("running 1 test\n").assert_stdout("test lists_users ... ok");
+    run("quickstart", &["--exact", "users"]).assert_stdout("running 0 tests\n");
+    run("quickstart", &["--skip", "users::"])
+        .assert_stdout("running 2 tests\n")
+        .assert_no_stdout("creates_user");
+    run("quickstart", &["--ignored"])
+        .assert_code(0)
+        .assert_stdout("running 1 test\n")
+        .assert_stdout("test users::slow_one ... ok");
+    run("quickstart", &["--include-ignored"]).assert_stdout("4 passed; 0 failed; 0 ignored");
+}
+
+#[test]
+fn outcomes_are_reported_like_libtest() {
+    let r = run("outcomes", &[]);
+    r.assert_code(101);
+    for line in [
+        "test passes ... ok",
+        "test fails_assert ... FAILED",
+        "test returns_err ... FAILED",
+        "test async_panics ... FAILED",
+        "test should_panic_ok ... ok",
+        "test should_panic_expected_ok ... ok",
+        "test should_panic_wrong_message ... FAILED",
+        "test should_panic_but_did_not ... FAILED",
+        "test ignored_plain ... ignored\n",
+        "test ignored_with_reason ... ignored, needs network",
+        "test times_out ... FAILED",
+        "test nested::deeper::named_by_path ... ok",
+        "test result: FAILED. 5 passed; 6 failed; 2 ignored;",
+    ] {
+        r.assert_stdout(line);
+    }
+    let failures = r.failure_section();
+    for needle in [
+        "---- fails_assert stdout ----",
+        "arithmetic is broken",
+        "---- returns_err stdout ----\nError: \"bad thing happened\"",
+        "async boom",
+        "note: test did not panic as expected at ",
+        "note: panic did not contain expected string\n      panic message: \"boom\"\n expected substring: \"xyz\"",
+        "note: test timed out after 200ms",
+        "failures:\n    async_panics\n    fails_assert\n    returns_err\n    should_panic_but_did_not\n    should_panic_wrong_message\n    times_out\n",
+    ] {
+        assert!(failures.contains(needle), "failures lack {needle:?}:\n{failures}");
+    }
+    // A passing test's output is not shown; should_panic's expected panic neither.
+    r.assert_no_stdout("output of a passing test");
+    r.assert_no_stdout("a big boom");
+}
+
+#[test]
+fn output_is_captured_per_test() {
+    let r = run("outcomes", &[]);
+    let results = r.result_lines();
+    // Nothing a test prints lands between the result lines.
+    for line in results.lines().filter(|l| !l.is_empty()) {
+        assert!(
+            line.starts_with("test ") || line.starts_with("running "),
+            "stray line among results: {line:?}\n{}",
+            r.stdout
+        );
+    }
+    let failures = r.failure_section();
+    let section = failures
+        .split("---- fails_assert stdout ----\n")
+        .nth(1)
+        .unwrap()
+        .split("\n---- ")
+        .next()
+        .unwrap();
+    assert!(section.contains("stdout of the failing test"), "{section}");
+    assert!(section.contains("stderr of the failing test"), "{section}");
+    assert!(section.contains("tracing event of the failing test"), "{section}");
+    assert!(!section.contains("async boom"), "another test's panic in this section:\n{section}");
+
+    let shown = run("outcomes", &["--show-output", "--exact", "passes"]);
+    shown
+        .assert_code(0)
+        .assert_stdout("successes:\n\n---- passes stdout ----\noutput of a passing test\n");
+
+    let live = run("outcomes", &["--nocapture", "--exact", "passes"]);
+    live.assert_code(0).assert_stdout("output of a passing test\n");
+}
+
+#[test]
+fn timeout_unwinds_the_stack_and_runs_cleanups() {
+    let log = log_path("timeout");
+    let r = run_with_env(
+        "outcomes",
+        &["--exact", "times_out"],
+        &[("PORTALTEST_SAMPLE_LOG", log.to_str().unwrap())],
+    );
+    r.assert_code(101)
+        .assert_stdout("test times_out ... FAILED")
+        .assert_stdout("destructor ran on timeout")
+        .assert_stdout("note: test timed out after 200ms (its `timeout = \"200ms\"`)");
+    let lines = read_log(&log);
+    assert!(lines.contains(&"destructor ran".to_string()), "{lines:?}");
+    assert!(lines.contains(&"guard cleanup ran".to_string()), "{lines:?}");
+}
+
+#[test]
+fn run_wide_timeout_from_environment() {
+    // `passes` has no timeout of its own and finishes at once; `fails_assert` neither.
+    let r = run_with_env("outcomes", &["--exact", "passes"], &[("PORTALTEST_TIMEOUT", "5s")]);
+    r.assert_code(0);
+    let bad = run_with_env("outcomes", &["--exact", "passes"], &[("PORTALTEST_TIMEOUT", "soon")]);
+    assert_ne!(bad.code, Some(0));
+    assert!(bad.stderr.contains("PORTALTEST_TIMEOUT"), "{}", bad.stderr);
+}
+
+#[test]
+fn blocking_test_is_named_in_a_warning() {
+    let r = run("outcomes", &["--exact", "blocks_the_thread"]);
+    r.assert_code(0);
+    assert!(
+        r.stderr.contains("`blocks_the_thread` blocked the runtime thread for"),
+        "{}",
+        r.stderr
+    );
+    let quiet = run_with_env(
+        "outcomes",
+        &["--exact", "blocks_the_thread"],
+        &[("PORTALTEST_BLOCKING_WARN_MS", "0")],
+    );
+    assert!(!quiet.stderr.contains("blocked the runtime thread"), "{}", quiet.stderr);
+}
+
+#[test]
+fn json_stream_is_clean() {
+    let r = run("outcomes", &["--format", "json"]);
+    r.assert_code(101);
+    let events: Vec<serde_json::Value> = r
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l:?}")))
+        .collect();
+    assert_eq!(events[0]["type"], "suite");
+    assert_eq!(events[0]["event"], "started");
+    assert_eq!(events[0]["test_count"], 13);
+    let last = events.last().unwrap();
+    assert_eq!(last["event"], "failed");
+    assert_eq!(last["passed"], 5);
+    assert_eq!(last["failed"], 6);
+    assert_eq!(last["ignored"], 2);
+    let failed = events
+        .iter()
+        .find(|e| e["name"] == "fails_assert" && e["event"] == "failed")
+        .expect("failed event");
+    let stdout = failed["stdout"].as_str().unwrap();
+    assert!(stdout.contains("stdout of the failing test"), "{stdout}");
+    assert!(stdout.contains("arithmetic is broken"), "{stdout}");
+    let ignored = events
+        .iter()
+        .find(|e| e["name"] == "ignored_with_reason" && e["event"] == "ignored")
+        .unwrap();
+    assert_eq!(ignored["message"], "needs network");
+}
+
+#[test]
+fn fixture_initialises_once_under_concurrency() {
+    let log = log_path("once");
+    let r = run_with_env(
+        "fixtures",
+        &["counted_users"],
+        &[("PORTALTEST_SAMPLE_LOG", log.to_str().unwrap())],
+    );
+    r.assert_code(0).assert_stdout("4 passed; 0 failed");
+    let lines = read_log(&log);
+    assert_eq!(lines.iter().filter(|l| *l == "init counted").count(), 1, "{lines:?}");
+}
+
+#[test]
+fn fixture_failure_fails_every_user_once() {
+    let log = log_path("broken");
+    let r = run_with_env(
+        "fixtures",
+        &["--skip", "counted", "--skip", "uses_derived"],
+        &[("PORTALTEST_SAMPLE_LOG", log.to_str().unwrap())],
+    );
+    r.assert_code(101)
+        .assert_stdout("test broken_user_1 ... FAILED")
+        .assert_stdout("test broken_user_2 ... FAILED")
+        .assert_stdout("test err_user ... FAILED");
+    let failures = r.failure_section();
+    assert_eq!(
+        failures
+            .matches("fixture `broken` failed: panicked: database unreachable")
+            .count(),
+        2,
+        "{failures}"
+    );
+    assert!(failures.contains("fixture `err_fixture` failed: returned Err: \"no config file\""));
+    let lines = read_log(&log);
+    assert_eq!(lines.iter().filter(|l| *l == "init broken").count(), 1, "{lines:?}");
+}
+
+#[test]
+fn teardown_runs_in_reverse_creation_order_then_values_drop() {
+    let log = log_path("teardown");
+    let r = run_with_env(
+        "fixtures",
+        &["uses_derived_and_tempdir"],
+        &[("PORTALTEST_SAMPLE_LOG", log.to_str().unwrap())],
+    );
+    r.assert_code(0);
+    let lines = read_log(&log);
+    let events: Vec<&str> = lines
+        .iter()
+        .map(String::as_str)
+        .filter(|l| !l.starts_with("tempdir "))
+        .collect();
+    assert_eq!(
+        events,
+        [
+            "init base",
+            "init derived",
+            "teardown base+derived",
+            "teardown base",
+            "teardown tempdir",
+            "drop tempdir"
+        ],
+        "tempdir is created first (the test asks for it first), so it is torn down last"
+    );
+    let dir = lines.iter().find_map(|l| l.strip_prefix("tempdir ")).unwrap();
+    assert!(!Path::new(dir).exists(), "the temp dir fixture was not dropped");
+}
+
+#[test]
+fn nextest_style_single_test_touches_only_its_fixtures() {
+    let log = log_path("single");
+    let r = run_with_env(
+        "fixtures",
+        &["--exact", "counted_users::a", "--nocapture"],
+        &[("PORTALTEST_SAMPLE_LOG", log.to_str().unwrap()), ("NEXTEST", "1")],
+    );
+    r.assert_code(0).assert_stdout("running 1 test\n");
+    assert_eq!(read_log(&log), ["init counted"]);
+}
+
+#[test]
+fn failing_teardown_fails_the_run() {
+    let r = run("teardown_fail", &[]);
+    r.assert_code(101)
+        .assert_stdout("test uses_fragile ... ok")
+        .assert_stdout("---- fixture `fragile` teardown ----")
+        .assert_stdout("teardown exploded")
+        .assert_stdout("test result: FAILED. 1 passed; 0 failed;");
+}
+
+#[test]
+fn tests_interleave_on_one_thread() {
+    // Each of the two passes only if the other is at the barrier at the same time.
+    run("concurrency", &["rendezvous"])
+        .assert_code(0)
+        .assert_stdout("2 passed; 0 failed");
+}
+
+#[test]
+fn test_threads_caps_tests_in_flight() {
+    run("concurrency", &["exclusive", "--test-threads", "1"])
+        .assert_code(0)
+        .assert_stdout("3 passed; 0 failed");
+    run_with_env("concurrency", &["exclusive"], &[("RUST_TEST_THREADS", "1")])
+        .assert_code(0)
+        .assert_stdout("3 passed; 0 failed");
+    // Without a cap all three are in flight at once.
+    run("concurrency", &["exclusive"])
+        .assert_code(101)
+        .assert_stdout("another test was in flight");
+}
+
+#[test]
+fn terse_and_quiet_formats() {
+    let r = run("quickstart", &["-q"]);
+    r.assert_code(0).assert_stdout("running 4 tests\n").assert_stdout("test result: ok.");
+    let dots: String = r.stdout.lines().nth(2).unwrap().to_string();
+    assert_eq!(dots.chars().filter(|c| *c == '.').count(), 3, "{}", r.stdout);
+    assert_eq!(dots.chars().filter(|c| *c == 'i').count(), 1, "{}", r.stdout);
+}
+
+#[test]
+fn cargo_nextest_runs_a_sample_target() {
+    let has_nextest = Command::new(cargo())
+        .args(["nextest", "--version"])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if !has_nextest {
+        eprintln!("SKIPPED: cargo-nextest is not installed (`cargo install cargo-nextest`)");
+        return;
+    }
+    binaries();
+    let out = Command::new(cargo())
+        .current_dir(workspace_root())
+        .args([
+            "nextest",
+            "run",
+            "-p",
+            "portaltest-samples",
+            "--test",
+            "quickstart",
+            "--run-ignored",
+            "all",
+            "--no-fail-fast",
+        ])
+        .env("RUST_BACKTRACE", "0")
+        .output()
+        .expect("cannot run cargo nextest");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("4 tests run: 4 passed"), "{text}");
+    for name in ["lists_users", "also_async", "users::creates_user", "users::slow_one"] {
+        assert!(text.contains(&format!("PASS")) && text.contains(name), "{name} missing:\n{text}");
+    }
+}
