@@ -152,7 +152,10 @@ mod unix {
         }
 
         fn file_of(fd: &OwnedFd) -> File {
-            File::from(fd.try_clone().expect("portaltest: cannot duplicate the saved stdout/stderr"))
+            File::from(
+                fd.try_clone()
+                    .expect("portaltest: cannot duplicate the saved stdout/stderr"),
+            )
         }
 
         pub(super) fn real_stdout(&self) -> File {

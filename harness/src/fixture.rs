@@ -44,11 +44,15 @@ impl<T: 'static> FixtureCell<T> {
     }
 }
 
+/// What tearing a fixture down takes: its teardown future (if any) and the value,
+/// dropped once the teardown finished.
+pub(crate) type TakeForTeardown = Box<dyn FnOnce() -> (Option<BoxFuture<()>>, Rc<dyn Any>)>;
+
 /// A created fixture, in creation order, waiting for teardown.
 pub(crate) struct Created {
     pub(crate) name: &'static str,
     /// Empties the cell and returns the teardown future (if any) and the value to drop.
-    pub(crate) take: Box<dyn FnOnce() -> (Option<BoxFuture<()>>, Rc<dyn Any>)>,
+    pub(crate) take: TakeForTeardown,
 }
 
 thread_local! {
@@ -109,7 +113,9 @@ pub fn fixture_get<T: 'static>(
                 // The initialisation is a task of its own, so that a test that times out
                 // while waiting for it does not cancel it for the others.
                 runner::spawn_for_current_test(move |spawner| async move {
-                    let portal = stackportal::Builder::new().cleanup_spawner(spawner).run(init());
+                    let portal = stackportal::Builder::new()
+                        .cleanup_spawner(spawner)
+                        .run(init());
                     let slot = match runner::CatchUnwind(portal).await {
                         Ok(Ok(value)) => {
                             let value = Rc::new(value);
@@ -117,7 +123,9 @@ pub fn fixture_get<T: 'static>(
                             Slot::Ready(value)
                         }
                         Ok(Err(msg)) => Slot::Failed(msg),
-                        Err(payload) => Slot::Failed(format!("panicked: {}", runner::panic_message(&*payload))),
+                        Err(payload) => {
+                            Slot::Failed(format!("panicked: {}", runner::panic_message(&*payload)))
+                        }
                     };
                     *st.slot.borrow_mut() = slot;
                     st.done.notify_waiters();
@@ -127,8 +135,12 @@ pub fn fixture_get<T: 'static>(
     }
 }
 
-fn register<T: 'static>(name: &'static str, state: Rc<State<T>>, teardown: Option<fn(Rc<T>) -> BoxFuture<()>>) {
-    let take = Box::new(move || -> (Option<BoxFuture<()>>, Rc<dyn Any>) {
+fn register<T: 'static>(
+    name: &'static str,
+    state: Rc<State<T>>,
+    teardown: Option<fn(Rc<T>) -> BoxFuture<()>>,
+) {
+    let take: TakeForTeardown = Box::new(move || {
         let old = std::mem::replace(&mut *state.slot.borrow_mut(), Slot::TornDown);
         match old {
             Slot::Ready(value) => {

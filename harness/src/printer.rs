@@ -142,10 +142,16 @@ impl Printer {
                     Outcome::Passed => ("ok", String::new()),
                     Outcome::Failed => (
                         "failed",
-                        format!(r#", "stdout": "{}""#, json_escape(&String::from_utf8_lossy(output))),
+                        format!(
+                            r#", "stdout": "{}""#,
+                            json_escape(&String::from_utf8_lossy(output))
+                        ),
                     ),
                     Outcome::Ignored(None) => ("ignored", String::new()),
-                    Outcome::Ignored(Some(reason)) => ("ignored", format!(r#", "message": "{}""#, json_escape(reason))),
+                    Outcome::Ignored(Some(reason)) => (
+                        "ignored",
+                        format!(r#", "message": "{}""#, json_escape(reason)),
+                    ),
                 };
                 let _ = writeln!(
                     self.out,

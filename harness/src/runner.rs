@@ -286,7 +286,10 @@ fn install_tracing() {
         .with_ansi(false)
         .with_target(true);
     // A subscriber that the program installed itself stays in charge.
-    let _ = tracing_subscriber::registry().with(layer).with(filter).try_init();
+    let _ = tracing_subscriber::registry()
+        .with(layer)
+        .with(filter)
+        .try_init();
 }
 
 /// Runs the tests of this binary with the command line of the process; see
@@ -325,12 +328,19 @@ pub(crate) fn run_with_args(args: Arguments) -> ExitCode {
     let threads = test_threads(&args);
     install_tracing();
 
-    let capture = if args.nocapture { None } else { Capture::start() };
+    let capture = if args.nocapture {
+        None
+    } else {
+        Capture::start()
+    };
     let (mut printer, real_stderr): (Printer, Box<dyn Write>) = match &capture {
         Some(c) => {
             let out = c.real_stdout();
             let term = out.is_terminal();
-            (Printer::new(&args, Box::new(out), term), Box::new(c.real_stderr()))
+            (
+                Printer::new(&args, Box::new(out), term),
+                Box::new(c.real_stderr()),
+            )
         }
         None => (Printer::stdout(&args), Box::new(std::io::stderr())),
     };
@@ -382,7 +392,10 @@ pub(crate) fn run_with_args(args: Arguments) -> ExitCode {
         printer.run_errors(&teardown_errors);
         if printer.is_json() && !teardown_errors.is_empty() {
             for (what, output) in &teardown_errors {
-                ctx.warn(&format!("---- {what} ----\n{}", String::from_utf8_lossy(output)));
+                ctx.warn(&format!(
+                    "---- {what} ----\n{}",
+                    String::from_utf8_lossy(output)
+                ));
             }
         }
         printer.summary(
@@ -459,7 +472,9 @@ impl RunState {
                 } else {
                     Outcome::Failed
                 };
-                this.printer.borrow_mut().outcome(&test.name, &outcome, &output);
+                this.printer
+                    .borrow_mut()
+                    .outcome(&test.name, &outcome, &output);
                 let mut r = results.borrow_mut();
                 if verdict.passed {
                     r.0.passed += 1;
@@ -474,7 +489,9 @@ impl RunState {
         }
         for handle in handles {
             if let Err(err) = handle.await {
-                this.ctx.warn(&format!("portaltest: internal error: a test task failed: {err}"));
+                this.ctx.warn(&format!(
+                    "portaltest: internal error: a test task failed: {err}"
+                ));
             }
         }
         // Cleanups handed over by cancelled portals finish before fixtures go away.
@@ -496,7 +513,10 @@ impl RunState {
         let (limit, why) = match (def.timeout_ms, &self.env_timeout) {
             (Some(ms), _) => {
                 let d = Duration::from_millis(ms);
-                (Some(d), format!("its `timeout = \"{}\"`", crate::format_limit(d)))
+                (
+                    Some(d),
+                    format!("its `timeout = \"{}\"`", crate::format_limit(d)),
+                )
             }
             (None, Some((d, why))) => (Some(*d), why.clone()),
             (None, None) => (None, String::new()),
@@ -530,7 +550,9 @@ impl RunState {
             },
             (Some(Ok(Ok(()))), _) => Verdict {
                 passed: false,
-                note: Some(format!("note: test did not panic as expected at {location}")),
+                note: Some(format!(
+                    "note: test did not panic as expected at {location}"
+                )),
             },
             (Some(Err(_)), ShouldPanic::No) => Verdict {
                 passed: false,

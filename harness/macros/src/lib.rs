@@ -7,8 +7,8 @@ use proc_macro::TokenStream;
 use proc_macro2::{Span, TokenStream as TokenStream2};
 use quote::{format_ident, quote, ToTokens};
 use syn::{
-    parse_macro_input, spanned::Spanned, Attribute, Error, Expr, ExprLit, GenericArgument, ItemFn, Lit, LitStr, Meta,
-    PathArguments, ReturnType, Type,
+    parse_macro_input, spanned::Spanned, Attribute, Error, Expr, ExprLit, GenericArgument, ItemFn,
+    Lit, LitStr, Meta, PathArguments, ReturnType, Type,
 };
 
 /// Parses `500ms`, `5s`, `2m` into milliseconds (the syntax of `timeout = ".."` and of
@@ -30,7 +30,9 @@ fn parse_duration_ms(text: &str) -> Option<u64> {
 
 fn lit_str(expr: &Expr) -> Option<&LitStr> {
     match expr {
-        Expr::Lit(ExprLit { lit: Lit::Str(s), .. }) => Some(s),
+        Expr::Lit(ExprLit {
+            lit: Lit::Str(s), ..
+        }) => Some(s),
         _ => None,
     }
 }
@@ -55,9 +57,19 @@ fn take_test_attrs(attrs: &mut Vec<Attribute>) -> syn::Result<TestAttrs> {
                 Meta::Path(_) => {}
                 Meta::NameValue(nv) => match lit_str(&nv.value) {
                     Some(s) => out.ignore_reason = Some(s.value()),
-                    None => return Err(Error::new(nv.value.span(), "expected `#[ignore = \"reason\"]`")),
+                    None => {
+                        return Err(Error::new(
+                            nv.value.span(),
+                            "expected `#[ignore = \"reason\"]`",
+                        ))
+                    }
                 },
-                Meta::List(l) => return Err(Error::new(l.span(), "expected `#[ignore]` or `#[ignore = \"reason\"]`")),
+                Meta::List(l) => {
+                    return Err(Error::new(
+                        l.span(),
+                        "expected `#[ignore]` or `#[ignore = \"reason\"]`",
+                    ))
+                }
             }
         } else if attr.path().is_ident("should_panic") {
             out.should_panic = true;
@@ -65,7 +77,12 @@ fn take_test_attrs(attrs: &mut Vec<Attribute>) -> syn::Result<TestAttrs> {
                 Meta::Path(_) => {}
                 Meta::NameValue(nv) => match lit_str(&nv.value) {
                     Some(s) => out.expected = Some(s.value()),
-                    None => return Err(Error::new(nv.value.span(), "expected `#[should_panic = \"text\"]`")),
+                    None => {
+                        return Err(Error::new(
+                            nv.value.span(),
+                            "expected `#[should_panic = \"text\"]`",
+                        ))
+                    }
                 },
                 Meta::List(_) => {
                     attr.parse_nested_meta(|meta| {
@@ -146,10 +163,16 @@ fn expand_test(func: &mut ItemFn, timeout_ms: Option<u64>) -> syn::Result<TokenS
         ));
     }
     if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
-        return Err(Error::new(sig.generics.span(), "portaltest tests cannot be generic"));
+        return Err(Error::new(
+            sig.generics.span(),
+            "portaltest tests cannot be generic",
+        ));
     }
     if sig.unsafety.is_some() || sig.variadic.is_some() || sig.abi.is_some() {
-        return Err(Error::new(sig.span(), "portaltest tests must be plain `fn` or `async fn` items"));
+        return Err(Error::new(
+            sig.span(),
+            "portaltest tests must be plain `fn` or `async fn` items",
+        ));
     }
     let ident = &sig.ident;
     let name = ident.to_string();
@@ -174,7 +197,11 @@ fn expand_test(func: &mut ItemFn, timeout_ms: Option<u64>) -> syn::Result<TokenS
         Some(ms) => quote!(::core::option::Option::Some(#ms)),
         None => quote!(::core::option::Option::None),
     };
-    let static_ident = format_ident!("__PORTALTEST_TEST_{}", name.to_uppercase(), span = Span::call_site());
+    let static_ident = format_ident!(
+        "__PORTALTEST_TEST_{}",
+        name.to_uppercase(),
+        span = Span::call_site()
+    );
     Ok(quote! {
         #func
 
@@ -260,7 +287,10 @@ fn expand_fixture(func: ItemFn, teardown: Option<syn::Path>) -> syn::Result<Toke
         ));
     }
     if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
-        return Err(Error::new(sig.generics.span(), "fixtures cannot be generic"));
+        return Err(Error::new(
+            sig.generics.span(),
+            "fixtures cannot be generic",
+        ));
     }
     let ident = &sig.ident;
     let name = ident.to_string();
