@@ -20,9 +20,14 @@ pub const MIN_STACK_SIZE: usize = 16 * 1024;
 /// The environment variable that overrides [`DEFAULT_STACK_SIZE`], in bytes.
 pub const STACK_SIZE_ENV: &str = "STACKPORTAL_STACK_SIZE";
 
+/// The default size, read from the environment once and already rounded.
 fn default_stack_size() -> usize {
     static SIZE: OnceLock<usize> = OnceLock::new();
-    *SIZE.get_or_init(|| match std::env::var(STACK_SIZE_ENV) {
+    *SIZE.get_or_init(|| round_to_pages(stack_size_from_env()))
+}
+
+fn stack_size_from_env() -> usize {
+    match std::env::var(STACK_SIZE_ENV) {
         Err(std::env::VarError::NotPresent) => DEFAULT_STACK_SIZE,
         Ok(text) => match text.trim().parse::<usize>() {
             Ok(bytes) => bytes,
@@ -32,16 +37,19 @@ fn default_stack_size() -> usize {
                  ({DEFAULT_STACK_SIZE})"
             ),
         },
-        Err(err) => panic!("{STACK_SIZE_ENV} is not valid unicode ({err}); set it to a number of bytes"),
-    })
+        Err(err) => {
+            panic!("{STACK_SIZE_ENV} is not valid unicode ({err}); set it to a number of bytes")
+        }
+    }
 }
 
 fn round_to_pages(bytes: usize) -> usize {
-    let page = crate::engine::page_size();
+    let page = crate::engine::page_size(); // a power of two
     bytes
         .max(MIN_STACK_SIZE)
-        .checked_next_multiple_of(page)
+        .checked_add(page - 1)
         .expect("stackportal: stack size overflows usize")
+        & !(page - 1)
 }
 
 /// Configures and opens portals.
@@ -125,7 +133,10 @@ impl Builder {
     }
 
     fn resolved_stack_size(&self) -> usize {
-        round_to_pages(self.stack_size.unwrap_or_else(default_stack_size))
+        match self.stack_size {
+            Some(bytes) => round_to_pages(bytes),
+            None => default_stack_size(),
+        }
     }
 
     /// Opens a portal that runs `future`: sync code that `future` calls may

@@ -84,7 +84,10 @@ impl<T: 'static> AsyncGuard<T> {
     /// assert_eq!(stackportal::AsyncGuard::into_inner(g), 5);
     /// ```
     pub fn into_inner(mut guard: Self) -> T {
-        let (value, _) = guard.armed.take().expect("AsyncGuard holds its value until dropped");
+        let (value, _) = guard
+            .armed
+            .take()
+            .expect("AsyncGuard holds its value until dropped");
         value
     }
 
@@ -97,7 +100,10 @@ impl<T: 'static> AsyncGuard<T> {
     /// futures::executor::block_on(stackportal::AsyncGuard::close(g));
     /// ```
     pub fn close(mut guard: Self) -> impl Future<Output = ()> {
-        let (value, cleanup) = guard.armed.take().expect("AsyncGuard holds its value until dropped");
+        let (value, cleanup) = guard
+            .armed
+            .take()
+            .expect("AsyncGuard holds its value until dropped");
         cleanup(value)
     }
 }
@@ -105,13 +111,21 @@ impl<T: 'static> AsyncGuard<T> {
 impl<T: 'static> Deref for AsyncGuard<T> {
     type Target = T;
     fn deref(&self) -> &T {
-        &self.armed.as_ref().expect("AsyncGuard holds its value until dropped").0
+        &self
+            .armed
+            .as_ref()
+            .expect("AsyncGuard holds its value until dropped")
+            .0
     }
 }
 
 impl<T: 'static> DerefMut for AsyncGuard<T> {
     fn deref_mut(&mut self) -> &mut T {
-        &mut self.armed.as_mut().expect("AsyncGuard holds its value until dropped").0
+        &mut self
+            .armed
+            .as_mut()
+            .expect("AsyncGuard holds its value until dropped")
+            .0
     }
 }
 
@@ -136,7 +150,9 @@ impl<T: 'static> Drop for AsyncGuard<T> {
                 }
             }
             Where::Running => {
-                if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(|| await_(cleanup.as_mut()))) {
+                if let Err(payload) =
+                    panic::catch_unwind(AssertUnwindSafe(|| await_(cleanup.as_mut())))
+                {
                     if payload.is::<Cancelled>() {
                         // Cancelled mid-cleanup: the rest of it runs on the spawner.
                         engine::hand_off(cleanup);

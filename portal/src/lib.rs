@@ -90,7 +90,8 @@ mod spawn;
 mod stacks;
 
 pub use builder::{
-    with_portal_run, with_portal_run_sync, Builder, DEFAULT_STACK_SIZE, MIN_STACK_SIZE, STACK_SIZE_ENV,
+    with_portal_run, with_portal_run_sync, Builder, DEFAULT_STACK_SIZE, MIN_STACK_SIZE,
+    STACK_SIZE_ENV,
 };
 pub use engine::{await_, has_portal, Cancelled, Cleanup, Portal};
 pub use guard::{guard, AsyncGuard};

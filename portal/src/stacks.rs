@@ -2,9 +2,11 @@
 //!
 //! Mapping a fresh stack costs two system calls (~5 us); reusing one costs a few
 //! nanoseconds, so finished portals give their stack back here. The pool is bounded:
-//! beyond [`POOL_CAP`] stacks per thread, returned stacks are unmapped.
+//! beyond [`POOL_CAP`] stacks per thread, returned stacks are unmapped. One "hot" slot
+//! in front of it serves the common cycle of one portal finishing and the next
+//! starting without touching the list.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 
 use corosensei::stack::DefaultStack;
 
@@ -12,12 +14,20 @@ use corosensei::stack::DefaultStack;
 /// a full pool of typical (shallow) stacks costs a few MiB of resident memory.
 pub(crate) const POOL_CAP: usize = 256;
 
+type Sized = (usize, DefaultStack);
+
 thread_local! {
-    static POOL: RefCell<Vec<(usize, DefaultStack)>> = const { RefCell::new(Vec::new()) };
+    static HOT: Cell<Option<Sized>> = const { Cell::new(None) };
+    static POOL: RefCell<Vec<Sized>> = const { RefCell::new(Vec::new()) };
 }
 
 /// A stack with `size` usable bytes: from the pool, or freshly mapped.
 pub(crate) fn take(size: usize) -> DefaultStack {
+    match HOT.try_with(Cell::take) {
+        Ok(Some((s, stack))) if s == size => return stack,
+        Ok(Some(other)) => park(other),
+        _ => {}
+    }
     let pooled = POOL
         .try_with(|pool| {
             let mut pool = pool.borrow_mut();
@@ -40,15 +50,28 @@ pub(crate) fn take(size: usize) -> DefaultStack {
 
 /// Returns a stack to this thread's pool, or unmaps it when the pool is full.
 pub(crate) fn give(size: usize, stack: DefaultStack) {
+    if let Ok(Some(displaced)) = HOT.try_with(|hot| hot.replace(Some((size, stack)))) {
+        park(displaced);
+    }
+    // During thread teardown `try_with` fails and drops (unmaps) the stack.
+}
+
+fn park(entry: Sized) {
     let _ = POOL.try_with(|pool| {
         let mut pool = pool.borrow_mut();
         if pool.len() < POOL_CAP {
-            pool.push((size, stack));
+            pool.push(entry);
         }
     });
 }
 
 /// How many stacks this thread's pool holds (for tests and benchmarks).
 pub(crate) fn pooled() -> usize {
-    POOL.try_with(|pool| pool.borrow().len()).unwrap_or(0)
+    let hot = HOT.try_with(|hot| {
+        let entry = hot.take();
+        let n = usize::from(entry.is_some());
+        hot.set(entry);
+        n
+    });
+    hot.unwrap_or(0) + POOL.try_with(|pool| pool.borrow().len()).unwrap_or(0)
 }

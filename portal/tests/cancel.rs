@@ -65,7 +65,10 @@ fn dropping_a_suspended_portal_while_another_panic_unwinds() {
         // `portal` is dropped during this unwind.
         panic!("outer panic");
     }));
-    assert_eq!(*result.unwrap_err().downcast::<&str>().unwrap(), "outer panic");
+    assert_eq!(
+        *result.unwrap_err().downcast::<&str>().unwrap(),
+        "outer panic"
+    );
     assert_eq!(drops.get(), 5);
 }
 
@@ -110,7 +113,10 @@ fn await_during_teardown_polls_once_and_never_suspends() {
 
 #[test]
 fn cancellation_by_timeout_on_tokio() {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let drops = Rc::new(Cell::new(0));
     let d = drops.clone();
     let res = rt.block_on(async {
@@ -179,6 +185,12 @@ fn a_destructor_awaiting_a_pending_future_during_teardown_aborts_with_a_message(
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
-    assert!(stderr.contains("while its portal was being torn down"), "{stderr}");
-    assert!(stderr.contains("stackportal::guard"), "names the fix: {stderr}");
+    assert!(
+        stderr.contains("while its portal was being torn down"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("stackportal::guard"),
+        "names the fix: {stderr}"
+    );
 }

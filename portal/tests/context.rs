@@ -9,7 +9,10 @@ use std::time::Duration;
 use stackportal::{await_, has_portal, with_portal_run, with_portal_run_sync};
 
 fn current_thread() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
 }
 
 #[test]
@@ -35,8 +38,16 @@ fn timers_and_other_tasks_run_while_suspended() {
         other.await.unwrap();
         let log = log.borrow();
         assert_eq!(log.first().map(String::as_str), Some("portal start"));
-        assert_eq!(log.last().map(String::as_str), Some("portal end"), "{log:?}");
-        assert_eq!(log.len(), 5, "the other task ran all its steps while the portal slept: {log:?}");
+        assert_eq!(
+            log.last().map(String::as_str),
+            Some("portal end"),
+            "{log:?}"
+        );
+        assert_eq!(
+            log.len(),
+            5,
+            "the other task ran all its steps while the portal slept: {log:?}"
+        );
     });
 }
 
@@ -169,7 +180,9 @@ fn futures_local_pool() {
     let out = Rc::new(Cell::new(0));
     let o2 = out.clone();
     spawner
-        .spawn_local(async move { o2.set(with_portal_run_sync(move || await_(rx).unwrap() * 2).await) })
+        .spawn_local(
+            async move { o2.set(with_portal_run_sync(move || await_(rx).unwrap() * 2).await) },
+        )
         .unwrap();
     spawner
         .spawn_local(async move {

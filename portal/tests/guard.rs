@@ -24,7 +24,10 @@ fn logged(log: &Log, name: &'static str) -> AsyncGuard<&'static str> {
 }
 
 fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
 }
 
 #[test]
@@ -48,7 +51,9 @@ fn async_closure_cleanup_and_into_inner() {
     let l = log.clone();
     rt().block_on(with_portal_run_sync(move || {
         let l2 = l.clone();
-        let g = guard(1, async move |v| l2.borrow_mut().push(format!("async closure {v}")));
+        let g = guard(1, async move |v| {
+            l2.borrow_mut().push(format!("async closure {v}"))
+        });
         drop(g);
         let disarmed = guard(2, |_| async { panic!("must not run") });
         assert_eq!(AsyncGuard::into_inner(disarmed), 2);
@@ -152,14 +157,24 @@ fn without_a_spawner_a_cancelled_cleanup_is_reported() {
         return;
     }
     let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "without_a_spawner_a_cancelled_cleanup_is_reported", "--nocapture"])
+        .args([
+            "--exact",
+            "without_a_spawner_a_cancelled_cleanup_is_reported",
+            "--nocapture",
+        ])
         .env("STACKPORTAL_TEST_CHILD", "1")
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
-    assert!(stderr.contains("AsyncGuard cleanup could not run"), "{stderr}");
-    assert!(stderr.contains("cleanup_spawner"), "names the fix: {stderr}");
+    assert!(
+        stderr.contains("AsyncGuard cleanup could not run"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("cleanup_spawner"),
+        "names the fix: {stderr}"
+    );
 }
 
 #[test]

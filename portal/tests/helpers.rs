@@ -6,7 +6,10 @@ use futures::stream::{self, StreamExt};
 use stackportal::{autoawait, await_, iter, with_portal_run_sync, Builder};
 
 fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
 }
 
 #[test]
@@ -108,7 +111,11 @@ fn deep_recursion_fits_in_a_bigger_stack() {
         }
         depth(n - 1) + 1
     }
-    let out = futures::executor::block_on(Builder::new().stack_size(16 << 20).run_sync(|| depth(20_000)));
+    let out = futures::executor::block_on(
+        Builder::new()
+            .stack_size(16 << 20)
+            .run_sync(|| depth(20_000)),
+    );
     assert_eq!(out, 20_000);
 }
 

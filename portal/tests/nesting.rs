@@ -8,7 +8,10 @@ use stackportal::{await_, has_portal, with_portal_run, with_portal_run_sync};
 
 #[test]
 fn portal_inside_a_portal() {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let out = rt.block_on(with_portal_run_sync(|| {
         assert!(has_portal());
         let inner = await_(with_portal_run_sync(|| {
@@ -41,7 +44,10 @@ fn sync_level(n: u32) -> u32 {
 
 #[test]
 fn ten_levels_of_sync_async_alternation() {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     assert_eq!(rt.block_on(with_portal_run_sync(|| sync_level(10))), 1024);
 }
 
@@ -62,7 +68,10 @@ fn nested_portals(n: u32) -> Pin<Box<dyn Future<Output = u32>>> {
 
 #[test]
 fn ten_nested_portals_each_awaiting_the_next() {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     assert_eq!(rt.block_on(nested_portals(10)), 10);
     assert!(!has_portal());
 }

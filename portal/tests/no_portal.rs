@@ -26,16 +26,24 @@ fn await_outside_a_portal_panics_and_drops_the_future() {
     .unwrap_err();
     let msg = match payload.downcast_ref::<&str>() {
         Some(s) => s.to_string(),
-        None => payload.downcast_ref::<String>().cloned().unwrap_or_default(),
+        None => payload
+            .downcast_ref::<String>()
+            .cloned()
+            .unwrap_or_default(),
     };
     assert!(msg.contains("outside a portal"), "{msg}");
-    assert!(msg.contains("with_portal_run"), "the message names the fix: {msg}");
+    assert!(
+        msg.contains("with_portal_run"),
+        "the message names the fix: {msg}"
+    );
     assert_eq!(drops.get(), 1, "the future was dropped exactly once");
 }
 
 #[test]
 fn await_in_plain_async_code_panics_too() {
-    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
     let res = rt.block_on(async { catch_unwind(|| await_(async { 1 })) });
     assert!(res.is_err());
 }
@@ -43,7 +51,9 @@ fn await_in_plain_async_code_panics_too() {
 #[test]
 fn has_portal_never_panics() {
     assert!(!has_portal());
-    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
     assert!(!rt.block_on(async { has_portal() }));
     // On another thread, and from a thread-local destructor.
     std::thread::spawn(|| {

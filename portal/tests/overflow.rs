@@ -32,7 +32,10 @@ fn run_child(case: &str, test: &str) -> (Option<i32>, String) {
         .env("STACKPORTAL_OVERFLOW_CHILD", case)
         .output()
         .unwrap();
-    (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 #[test]
@@ -40,12 +43,24 @@ fn overflow_in_a_portal_names_the_portal_stack_and_the_fix() {
     if child("portal").is_some() {
         return;
     }
-    let (code, stderr) = run_child("portal", "overflow_in_a_portal_names_the_portal_stack_and_the_fix");
+    let (code, stderr) = run_child(
+        "portal",
+        "overflow_in_a_portal_names_the_portal_stack_and_the_fix",
+    );
     assert_eq!(code, None, "killed by a signal, not an exit: {stderr}");
     assert!(stderr.contains("stack overflow in a portal"), "{stderr}");
-    assert!(stderr.contains("65536-byte stack"), "names the size: {stderr}");
-    assert!(stderr.contains("STACKPORTAL_STACK_SIZE"), "names the fix: {stderr}");
-    assert!(stderr.contains("Builder::stack_size"), "names the fix: {stderr}");
+    assert!(
+        stderr.contains("65536-byte stack"),
+        "names the size: {stderr}"
+    );
+    assert!(
+        stderr.contains("STACKPORTAL_STACK_SIZE"),
+        "names the fix: {stderr}"
+    );
+    assert!(
+        stderr.contains("Builder::stack_size"),
+        "names the fix: {stderr}"
+    );
 }
 
 #[test]
@@ -61,8 +76,14 @@ fn overflow_of_a_thread_stack_still_gets_rusts_own_message() {
             .unwrap();
         unreachable!();
     }
-    let (code, stderr) = run_child("thread", "overflow_of_a_thread_stack_still_gets_rusts_own_message");
+    let (code, stderr) = run_child(
+        "thread",
+        "overflow_of_a_thread_stack_still_gets_rusts_own_message",
+    );
     assert_eq!(code, None, "killed by a signal: {stderr}");
-    assert!(stderr.contains("has overflowed its stack"), "forwarded to Rust's handler: {stderr}");
+    assert!(
+        stderr.contains("has overflowed its stack"),
+        "forwarded to Rust's handler: {stderr}"
+    );
     assert!(!stderr.contains("in a portal"), "{stderr}");
 }

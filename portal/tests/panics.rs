@@ -11,7 +11,10 @@ struct MyPayload(u32);
 
 #[test]
 fn payload_comes_out_of_poll_unchanged() {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let err = rt
         .block_on(
             AssertUnwindSafe(with_portal_run_sync(|| {
@@ -26,7 +29,10 @@ fn payload_comes_out_of_poll_unchanged() {
 
 #[test]
 fn join_error_into_panic_sees_the_payload() {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let local = tokio::task::LocalSet::new();
     local.block_on(&rt, async {
         let handle = tokio::task::spawn_local(with_portal_run(async {
@@ -37,7 +43,10 @@ fn join_error_into_panic_sees_the_payload() {
         let err = handle.await.unwrap_err();
         assert!(err.is_panic());
         let payload = err.into_panic();
-        assert_eq!(payload.downcast_ref::<String>().map(String::as_str), Some("boom 42"));
+        assert_eq!(
+            payload.downcast_ref::<String>().map(String::as_str),
+            Some("boom 42")
+        );
     });
 }
 
@@ -52,6 +61,8 @@ fn panic_in_an_awaited_future_propagates_through_await_() {
 
 #[test]
 fn panic_before_first_suspend() {
-    let res = catch_unwind(|| futures::executor::block_on(with_portal_run_sync(|| -> u32 { panic!("early") })));
+    let res = catch_unwind(|| {
+        futures::executor::block_on(with_portal_run_sync(|| -> u32 { panic!("early") }))
+    });
     assert_eq!(*res.unwrap_err().downcast::<&str>().unwrap(), "early");
 }

@@ -6,9 +6,16 @@ use std::rc::Rc;
 
 use stackportal::{await_, with_portal_run_sync};
 
+/// RSS is process-wide: the two tests must not run at the same time.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 #[test]
 fn ten_thousand_portals_suspended_at_once() {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let local = tokio::task::LocalSet::new();
     local.block_on(&rt, async {
         let (tx, _) = tokio::sync::broadcast::channel::<()>(1);
@@ -46,6 +53,7 @@ fn rss_bytes() -> usize {
 #[cfg(target_os = "linux")]
 #[test]
 fn a_million_sequential_portals_keep_rss_flat() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let mut pool = futures::executor::LocalPool::new();
     let mut run = |n: u32| {
         for i in 0..n {
@@ -60,6 +68,12 @@ fn a_million_sequential_portals_keep_rss_flat() {
     let growth = after.saturating_sub(before);
     // One leaked 2 MiB stack mapping per portal would be terabytes of address space
     // and, touched, gigabytes of RSS; allow a little allocator noise.
-    assert!(growth < 4 << 20, "RSS grew by {growth} bytes over 1,000,000 portals");
-    assert!(stackportal::__private::pooled_stacks() >= 1, "stacks are recycled");
+    assert!(
+        growth < 4 << 20,
+        "RSS grew by {growth} bytes over 1,000,000 portals"
+    );
+    assert!(
+        stackportal::__private::pooled_stacks() >= 1,
+        "stacks are recycled"
+    );
 }

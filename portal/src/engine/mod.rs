@@ -26,7 +26,6 @@ pub(crate) use overflow::page_size;
 
 use std::any::Any;
 use std::cell::{Cell, RefCell};
-use std::collections::VecDeque;
 use std::fmt;
 use std::future::{Future, IntoFuture};
 use std::panic::{self, AssertUnwindSafe};
@@ -99,25 +98,30 @@ impl fmt::Display for Cancelled {
 ///
 /// It lives inside the [`Portal`], which may move between polls (it is `Unpin`), so
 /// nothing keeps a reference to it across a suspension: `CURRENT` is refreshed on every
-/// resume and read again after every suspend.
+/// resume and read again after every suspend. It is kept small because every portal
+/// future is moved around by the code that awaits it.
 pub(crate) struct Frame {
     /// The coroutine's yielder; set by the coroutine on its first resume.
     yielder: Cell<*const Yielder<Resume, ()>>,
     /// The `Context` of the poll in progress; null outside a poll.
     cx: Cell<*mut Context<'static>>,
-    /// Set once the owner dropped the portal: nothing may suspend any more.
-    tearing_down: Cell<bool>,
     /// The portal that was current when this one was last entered (its enclosing one).
     parent: Cell<*const Frame>,
+    /// State at the root of the coroutine's stack; set on the first resume.
+    root: Cell<*const Root>,
     /// Lowest usable stack address (just above the guard page) and the stack's base.
     stack_lo: usize,
     stack_hi: usize,
-    /// Lowest address of the guard page.
-    guard_lo: usize,
+    /// Set once the owner dropped the portal: nothing may suspend any more.
+    tearing_down: Cell<bool>,
+}
+
+/// State that lives in the root frame of the portal's own stack while its code runs.
+struct Root {
     spawner: Option<Spawner>,
     /// Guard cleanups dropped while the portal's code was unwinding from a panic; they
     /// run, in order, once the unwind has reached the portal's root.
-    deferred: RefCell<VecDeque<Cleanup>>,
+    deferred: RefCell<Vec<Cleanup>>,
 }
 
 thread_local! {
@@ -246,6 +250,7 @@ fn no_portal() -> ! {
 /// assert_eq!(out, 42);
 /// ```
 #[track_caller]
+#[inline]
 pub fn await_<F: IntoFuture>(future: F) -> F::Output {
     let mut frame = current();
     if frame.is_null() {
@@ -339,7 +344,6 @@ fn poll_once_while_tearing_down<F: Future>(mut future: Pin<&mut F>) -> F::Output
 #[must_use = "a portal does nothing unless it is awaited"]
 pub struct Portal<T> {
     co: Option<Co<T>>,
-    stack_size: usize,
     frame: Frame,
 }
 
@@ -352,7 +356,7 @@ impl<T> fmt::Debug for Portal<T> {
         };
         f.debug_struct("Portal")
             .field("state", &state)
-            .field("stack_size", &self.stack_size)
+            .field("stack_size", &self.stack_size())
             .finish()
     }
 }
@@ -364,30 +368,32 @@ impl<T: 'static> Portal<T> {
     {
         overflow::install();
         let stack = stacks::take(stack_size);
-        let guard_lo = stack.limit().get();
         let stack_hi = stack.base().get();
         let co = Coroutine::with_stack(stack, move |yielder: &Yielder<Resume, ()>, _: Resume| {
+            let root = Root {
+                spawner,
+                deferred: RefCell::new(Vec::new()),
+            };
             // SAFETY: the first resume comes from `Portal::poll`, which set `CURRENT`
             // to this portal's frame (see `enter`); a portal that is dropped before
             // its first poll is never resumed.
             let frame = unsafe { &*current() };
             frame.yielder.set(yielder);
+            frame.root.set(&root);
             let outcome = panic::catch_unwind(AssertUnwindSafe(body));
             run_deferred(outcome)
+            // `root` is dropped here, when nothing on this stack can reach it any more.
         });
         Portal {
             co: Some(co),
-            stack_size,
             frame: Frame {
                 yielder: Cell::new(ptr::null()),
                 cx: Cell::new(ptr::null_mut()),
-                tearing_down: Cell::new(false),
                 parent: Cell::new(ptr::null()),
-                stack_lo: guard_lo + overflow::page_size(),
+                root: Cell::new(ptr::null()),
+                stack_lo: stack_hi - stack_size,
                 stack_hi,
-                guard_lo,
-                spawner,
-                deferred: RefCell::new(VecDeque::new()),
+                tearing_down: Cell::new(false),
             },
         }
     }
@@ -401,11 +407,11 @@ impl<T> Portal<T> {
     /// assert_eq!(portal.stack_size(), 256 * 1024);
     /// ```
     pub fn stack_size(&self) -> usize {
-        self.stack_size
+        self.frame.stack_hi - self.frame.stack_lo
     }
 
     fn recycle(&mut self, co: Co<T>) {
-        stacks::give(self.stack_size, co.into_stack());
+        stacks::give(self.stack_size(), co.into_stack());
     }
 }
 
@@ -438,7 +444,7 @@ impl<T> Future for Portal<T> {
         // `await_` while this call is on the stack (see the SAFETY note there).
         this.frame
             .cx
-            .set(cx as *mut Context<'_> as *mut Context<'static>);
+            .set(ptr::from_mut(cx).cast::<Context<'static>>());
         let result = enter(&this.frame, || co.resume(Resume::Poll));
         this.frame.cx.set(ptr::null_mut());
         match result {
@@ -512,7 +518,14 @@ fn run_deferred<T>(mut outcome: Outcome<T>) -> Outcome<T> {
         // SAFETY: we are at the root of the coroutine stack of the frame in `CURRENT`
         // (refreshed by the resume that brought us here).
         let frame = unsafe { &*current() };
-        let Some(mut cleanup) = frame.deferred.borrow_mut().pop_front() else {
+        // SAFETY: set on the first resume to the `Root` in the closure that called us.
+        let root = unsafe { &*frame.root.get() };
+        let next = {
+            let mut deferred = root.deferred.borrow_mut();
+            // In the order they were dropped; there are rarely more than a few.
+            (!deferred.is_empty()).then(|| deferred.remove(0))
+        };
+        let Some(mut cleanup) = next else {
             return outcome;
         };
         if frame.tearing_down.get() {
@@ -538,8 +551,10 @@ pub(crate) fn defer(cleanup: Cleanup) -> Result<(), Cleanup> {
     if frame.is_null() {
         return Err(cleanup);
     }
-    // SAFETY: see `whereabouts`: a non-null `CURRENT` is a live frame.
-    unsafe { &*frame }.deferred.borrow_mut().push_back(cleanup);
+    // SAFETY: see `whereabouts`: a non-null `CURRENT` is a live frame of a running
+    // portal, so its coroutine has started and `root` points into its live root frame.
+    let root = unsafe { &*(*frame).root.get() };
+    root.deferred.borrow_mut().push(cleanup);
     Ok(())
 }
 
@@ -552,7 +567,9 @@ pub(crate) fn hand_off(cleanup: Cleanup) {
         // or `drop` calls are on this thread's call stack (each `parent` was set when
         // its portal was entered, from the `CURRENT` of that moment), so all are alive.
         let f = unsafe { &*frame };
-        if let Some(spawner) = &f.spawner {
+        // SAFETY: every frame in the chain belongs to a portal whose coroutine is
+        // running (it was entered and has not returned), so its root frame is alive.
+        if let Some(spawner) = unsafe { f.root.get().as_ref() }.and_then(|r| r.spawner.as_ref()) {
             spawner(cleanup);
             return;
         }
@@ -579,7 +596,7 @@ fn overflowed_portal(addr: usize) -> Option<usize> {
     while !frame.is_null() {
         // SAFETY: as in `hand_off`: the chain holds only live frames of this thread.
         let f = unsafe { &*frame };
-        if addr >= f.guard_lo && addr < f.stack_lo {
+        if addr >= f.stack_lo - overflow::page_size() && addr < f.stack_lo {
             return Some(f.stack_hi - f.stack_lo);
         }
         frame = f.parent.get();

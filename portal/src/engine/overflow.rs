@@ -36,7 +36,10 @@ mod unix {
         *PAGE_SIZE.get_or_init(|| {
             // SAFETY: sysconf has no preconditions.
             let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-            usize::try_from(size).ok().filter(|s| s.is_power_of_two()).unwrap_or(4096)
+            usize::try_from(size)
+                .ok()
+                .filter(|s| s.is_power_of_two())
+                .unwrap_or(4096)
         })
     }
 
@@ -110,7 +113,11 @@ mod unix {
 
     /// Passes a fault that is not ours to the handler that was installed before.
     fn forward(signal: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
-        let prev = if signal == libc::SIGSEGV { PREV_SEGV.get() } else { PREV_BUS.get() };
+        let prev = if signal == libc::SIGSEGV {
+            PREV_SEGV.get()
+        } else {
+            PREV_BUS.get()
+        };
         match prev {
             Some(prev)
                 if prev.sa_sigaction != libc::SIG_DFL && prev.sa_sigaction != libc::SIG_IGN =>
