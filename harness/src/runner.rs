@@ -8,7 +8,8 @@ use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::process::ExitCode;
 use std::rc::Rc;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -27,9 +28,10 @@ pub(crate) const DEFAULT_BLOCKING_WARN_MS: u64 = 100;
 
 /// The state of a run, reachable from the runtime thread.
 struct Ctx {
-    capture: Option<Capture>,
-    /// Display name per output slot: tests first, then fixture teardowns.
-    names: RefCell<Vec<String>>,
+    capture: RefCell<Option<Capture>>,
+    /// Display name per output slot: tests first, then fixture teardowns (shared with
+    /// the watchdog thread).
+    names: Arc<Mutex<Vec<String>>>,
     /// Captured output per slot.
     buffers: RefCell<Vec<Vec<u8>>>,
     /// The slot whose future is being polled.
@@ -55,7 +57,7 @@ pub(crate) fn in_harness() -> bool {
 
 impl Ctx {
     fn new_slot(&self, name: String) -> usize {
-        let mut names = self.names.borrow_mut();
+        let mut names = self.names.lock().unwrap_or_else(|e| e.into_inner());
         names.push(name);
         self.buffers.borrow_mut().push(Vec::new());
         self.cleanups.borrow_mut().push(Vec::new());
@@ -65,7 +67,10 @@ impl Ctx {
     /// Moves captured output to `slot`'s buffer, or to the real stderr when no test
     /// was running.
     fn drain_to(&self, slot: Option<usize>) {
-        let Some(capture) = &self.capture else { return };
+        let capture = self.capture.borrow();
+        let Some(capture) = capture.as_ref() else {
+            return;
+        };
         match slot {
             Some(id) => capture.drain(&mut self.buffers.borrow_mut()[id]),
             None => {
@@ -78,6 +83,12 @@ impl Ctx {
                 }
             }
         }
+    }
+
+    /// Drains what is left to the real stderr and points fd 1 and 2 back at it.
+    fn end_capture(&self) {
+        self.drain_to(None);
+        self.capture.borrow_mut().take();
     }
 
     fn take_output(&self, slot: usize) -> Vec<u8> {
@@ -116,12 +127,14 @@ impl<F: Future> Future for Attributed<F> {
         }
         let restore = Restore(&ctx, previous, this.slot);
         let started = Instant::now();
+        let outer = watchdog::enter(this.slot);
         let out = this.fut.as_mut().poll(cx);
+        watchdog::leave(outer);
         let took = started.elapsed();
         drop(restore);
         if let Some(limit) = ctx.warn_after {
             if took >= limit {
-                let name = ctx.names.borrow()[this.slot].clone();
+                let name = slot_name(&ctx.names, this.slot);
                 ctx.warn(&format!(
                     "portaltest: warning: `{name}` blocked the runtime thread for {} without yielding \
                      (every other test was stalled meanwhile; warning threshold {} ms, set by {BLOCKING_WARN_ENV})",
@@ -131,6 +144,93 @@ impl<F: Future> Future for Attributed<F> {
             }
         }
         out
+    }
+}
+
+fn slot_name(names: &Mutex<Vec<String>>, slot: usize) -> String {
+    let names = names.lock().unwrap_or_else(|e| e.into_inner());
+    names
+        .get(slot)
+        .cloned()
+        .unwrap_or_else(|| format!("#{slot}"))
+}
+
+/// Notices, while it happens, a poll that holds the runtime thread for long (a test
+/// that blocks forever would otherwise never be named): a std thread that looks at
+/// what the runtime thread publishes around every poll.
+mod watchdog {
+    use super::*;
+
+    /// Start of the poll in progress, in ms since `BASE` plus one; 0 when idle.
+    static STARTED: AtomicU64 = AtomicU64::new(0);
+    /// Slot being polled, and a count of polls (to warn once per poll).
+    static SLOT: AtomicUsize = AtomicUsize::new(0);
+    static POLLS: AtomicU64 = AtomicU64::new(0);
+    static STOP: AtomicBool = AtomicBool::new(false);
+    static BASE: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+
+    fn now_ms() -> u64 {
+        BASE.get_or_init(Instant::now).elapsed().as_millis() as u64 + 1
+    }
+
+    /// Marks the start of a poll of `slot`; returns what to restore (nested polls).
+    pub(super) fn enter(slot: usize) -> (u64, usize) {
+        let outer = (
+            STARTED.load(Ordering::Relaxed),
+            SLOT.load(Ordering::Relaxed),
+        );
+        SLOT.store(slot, Ordering::Relaxed);
+        POLLS.fetch_add(1, Ordering::Relaxed);
+        STARTED.store(now_ms(), Ordering::Release);
+        outer
+    }
+
+    pub(super) fn leave((started, slot): (u64, usize)) {
+        SLOT.store(slot, Ordering::Relaxed);
+        STARTED.store(started, Ordering::Release);
+    }
+
+    /// Starts the watchdog: it warns once per poll that has held the thread for
+    /// `max(limit, 1 s)`; the runner itself reports the full duration afterwards.
+    pub(super) fn start(
+        limit: Duration,
+        names: Arc<Mutex<Vec<String>>>,
+        mut err: Box<dyn Write + Send>,
+    ) {
+        let live_limit = limit.max(Duration::from_secs(1));
+        BASE.get_or_init(Instant::now);
+        STOP.store(false, Ordering::Relaxed);
+        let tick = (live_limit / 4).clamp(Duration::from_millis(10), Duration::from_millis(250));
+        let spawned = std::thread::Builder::new()
+            .name("portaltest-watchdog".into())
+            .spawn(move || {
+                let mut warned_poll = u64::MAX;
+                while !STOP.load(Ordering::Relaxed) {
+                    std::thread::sleep(tick);
+                    let started = STARTED.load(Ordering::Acquire);
+                    let poll = POLLS.load(Ordering::Relaxed);
+                    if started == 0 || poll == warned_poll {
+                        continue;
+                    }
+                    let held = Duration::from_millis(now_ms().saturating_sub(started));
+                    if held >= live_limit {
+                        warned_poll = poll;
+                        let name = slot_name(&names, SLOT.load(Ordering::Relaxed));
+                        let _ = writeln!(
+                            err,
+                            "portaltest: warning: `{name}` has held the runtime thread for {} without \
+                             yielding and still does; no other test can run until it yields",
+                            fmt_duration(held)
+                        );
+                        let _ = err.flush();
+                    }
+                }
+            });
+        drop(spawned);
+    }
+
+    pub(super) fn stop() {
+        STOP.store(true, Ordering::Relaxed);
     }
 }
 
@@ -333,20 +433,26 @@ pub(crate) fn run_with_args(args: Arguments) -> ExitCode {
     } else {
         Capture::start()
     };
-    let (mut printer, real_stderr): (Printer, Box<dyn Write>) = match &capture {
-        Some(c) => {
-            let out = c.real_stdout();
-            let term = out.is_terminal();
-            (
-                Printer::new(&args, Box::new(out), term),
-                Box::new(c.real_stderr()),
-            )
-        }
-        None => (Printer::stdout(&args), Box::new(std::io::stderr())),
-    };
+    let (mut printer, real_stderr, watchdog_err): (Printer, Box<dyn Write>, Box<dyn Write + Send>) =
+        match &capture {
+            Some(c) => {
+                let out = c.real_stdout();
+                let term = out.is_terminal();
+                (
+                    Printer::new(&args, Box::new(out), term),
+                    Box::new(c.real_stderr()),
+                    Box::new(c.real_stderr()),
+                )
+            }
+            None => (
+                Printer::stdout(&args),
+                Box::new(std::io::stderr()),
+                Box::new(std::io::stderr()),
+            ),
+        };
     let ctx = Rc::new(Ctx {
-        capture,
-        names: RefCell::new(Vec::new()),
+        capture: RefCell::new(capture),
+        names: Arc::new(Mutex::new(Vec::new())),
         buffers: RefCell::new(Vec::new()),
         current: Cell::new(None),
         cleanups: RefCell::new(Vec::new()),
@@ -361,6 +467,9 @@ pub(crate) fn run_with_args(args: Arguments) -> ExitCode {
         ctx.new_slot("(run)".into());
     }
     CTX.with(|c| *c.borrow_mut() = Some(ctx.clone()));
+    if let Some(limit) = ctx.warn_after {
+        watchdog::start(limit, ctx.names.clone(), watchdog_err);
+    }
 
     printer.title(selected.len());
     let printer = Rc::new(RefCell::new(printer));
@@ -378,9 +487,22 @@ pub(crate) fn run_with_args(args: Arguments) -> ExitCode {
         env_timeout,
         semaphore: threads.map(|n| Arc::new(Semaphore::new(n))),
     };
-    let (counts, failures, successes, teardown_errors) = local.block_on(&rt, run.run_all(selected));
+    let ran = std::panic::catch_unwind(AssertUnwindSafe(|| {
+        local.block_on(&rt, run.run_all(selected))
+    }));
     drop(local);
     drop(rt);
+    watchdog::stop();
+    let (counts, failures, successes, teardown_errors) = match ran {
+        Ok(results) => results,
+        Err(payload) => {
+            // A bug of the harness: make sure its message reaches the real stderr.
+            CTX.with(|c| c.borrow_mut().take());
+            ctx.end_capture();
+            eprintln!("portaltest: internal error: the runner panicked; please report this");
+            std::panic::resume_unwind(payload);
+        }
+    };
 
     let failed = counts.failed > 0 || !teardown_errors.is_empty();
     {
@@ -409,7 +531,7 @@ pub(crate) fn run_with_args(args: Arguments) -> ExitCode {
     }
     drop(printer);
     CTX.with(|c| c.borrow_mut().take());
-    drop(ctx); // restores fd 1 and 2
+    ctx.end_capture();
     if failed {
         ExitCode::from(101)
     } else {

@@ -354,6 +354,26 @@ fn blocking_test_is_named_in_a_warning() {
 }
 
 #[test]
+fn watchdog_names_a_test_while_it_blocks() {
+    let r = run("concurrency", &["--ignored", "blocking::"]);
+    r.assert_code(0);
+    assert!(
+        r.stderr
+            .contains("`blocking::holds_the_thread` has held the runtime thread for")
+            && r.stderr.contains("and still does"),
+        "{}",
+        r.stderr
+    );
+    // and afterwards with the whole duration
+    assert!(
+        r.stderr
+            .contains("`blocking::holds_the_thread` blocked the runtime thread for 2."),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
 fn json_stream_is_clean() {
     let r = run("outcomes", &["--format", "json"]);
     r.assert_code(101);

@@ -61,4 +61,13 @@ mod exclusive {
     }
 }
 
+/// Holds the thread for 2 s: the watchdog names it while it still blocks.
+mod blocking {
+    #[portaltest::test]
+    #[ignore = "blocks the thread for 2 s on purpose"]
+    fn holds_the_thread() {
+        std::thread::sleep(std::time::Duration::from_millis(2000));
+    }
+}
+
 portaltest::main!();
