@@ -112,24 +112,28 @@ pub fn fixture_get<T: 'static>(
                 let st = state.clone();
                 // The initialisation is a task of its own, so that a test that times out
                 // while waiting for it does not cancel it for the others.
-                runner::spawn_for_current_test(move |spawner| async move {
-                    let portal = stackportal::Builder::new()
-                        .cleanup_spawner(spawner)
-                        .run(init());
-                    let slot = match runner::CatchUnwind(portal).await {
-                        Ok(Ok(value)) => {
-                            let value = Rc::new(value);
-                            register::<T>(name, st.clone(), teardown);
-                            Slot::Ready(value)
-                        }
-                        Ok(Err(msg)) => Slot::Failed(msg),
-                        Err(payload) => {
-                            Slot::Failed(format!("panicked: {}", runner::panic_message(&*payload)))
-                        }
-                    };
-                    *st.slot.borrow_mut() = slot;
-                    st.done.notify_waiters();
-                });
+                runner::spawn_for_current_test(
+                    format!("fixture `{name}`"),
+                    move |spawner| async move {
+                        let portal = stackportal::Builder::new()
+                            .cleanup_spawner(spawner)
+                            .run(init());
+                        let slot = match runner::CatchUnwind(portal).await {
+                            Ok(Ok(value)) => {
+                                let value = Rc::new(value);
+                                register::<T>(name, st.clone(), teardown);
+                                Slot::Ready(value)
+                            }
+                            Ok(Err(msg)) => Slot::Failed(msg),
+                            Err(payload) => Slot::Failed(format!(
+                                "panicked: {}",
+                                runner::panic_message(&*payload)
+                            )),
+                        };
+                        *st.slot.borrow_mut() = slot;
+                        st.done.notify_waiters();
+                    },
+                );
             }
         }
     }

@@ -255,3 +255,52 @@ impl Printer {
         let _ = self.out.flush();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_escape_follows_rfc_8259() {
+        assert_eq!(
+            json_escape("a\"b\\c\nd\te\u{1}"),
+            "a\\\"b\\\\c\\nd\\te\\u0001"
+        );
+        assert_eq!(json_escape("ünïcode"), "ünïcode");
+    }
+
+    #[test]
+    fn pretty_lines_match_libtest() {
+        let args = Arguments::from_iter(["bin", "--color", "never"]);
+        let buf = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+        struct Sink(std::rc::Rc<std::cell::RefCell<Vec<u8>>>);
+        impl Write for Sink {
+            fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+                self.0.borrow_mut().extend_from_slice(b);
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let mut p = Printer::new(&args, Box::new(Sink(buf.clone())), false);
+        p.title(2);
+        p.outcome("a::b", &Outcome::Passed, b"");
+        p.outcome("c", &Outcome::Ignored(Some("slow")), b"");
+        p.summary(
+            Counts {
+                passed: 1,
+                ignored: 1,
+                ..Counts::default()
+            },
+            false,
+            Duration::from_millis(10),
+        );
+        let text = String::from_utf8(buf.borrow().clone()).unwrap();
+        assert_eq!(
+            text,
+            "\nrunning 2 tests\ntest a::b ... ok\ntest c ... ignored, slow\n\n\
+             test result: ok. 1 passed; 0 failed; 1 ignored; 0 measured; 0 filtered out; finished in 0.01s\n\n"
+        );
+    }
+}

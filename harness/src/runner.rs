@@ -107,6 +107,8 @@ struct Attributed<F> {
     slot: usize,
     fut: Pin<Box<F>>,
     ctx: Rc<Ctx>,
+    /// What to call it in blocking warnings when it is not the slot's test itself.
+    label: Option<String>,
 }
 
 impl<F: Future> Future for Attributed<F> {
@@ -134,7 +136,10 @@ impl<F: Future> Future for Attributed<F> {
         drop(restore);
         if let Some(limit) = ctx.warn_after {
             if took >= limit {
-                let name = slot_name(&ctx.names, this.slot);
+                let name = match &this.label {
+                    Some(label) => label.clone(),
+                    None => slot_name(&ctx.names, this.slot),
+                };
                 ctx.warn(&format!(
                     "portaltest: warning: `{name}` blocked the runtime thread for {} without yielding \
                      (every other test was stalled meanwhile; warning threshold {} ms, set by {BLOCKING_WARN_ENV})",
@@ -280,6 +285,7 @@ fn cleanup_spawner(ctx: Rc<Ctx>, slot: Option<usize>) -> impl Fn(Cleanup) + 'sta
                 slot,
                 fut: Box::pin(cleanup),
                 ctx: ctx.clone(),
+                label: None,
             }),
             None => tokio::task::spawn_local(cleanup),
         };
@@ -294,7 +300,7 @@ fn cleanup_spawner(ctx: Rc<Ctx>, slot: Option<usize>) -> impl Fn(Cleanup) + 'sta
 
 /// Spawns a task (a fixture's initialisation) whose output goes to the test that is
 /// running now; `make` gets the cleanup spawner for the portal it opens.
-pub(crate) fn spawn_for_current_test<F, Fut>(make: F)
+pub(crate) fn spawn_for_current_test<F, Fut>(label: String, make: F)
 where
     F: FnOnce(Box<dyn Fn(Cleanup)>) -> Fut,
     Fut: Future<Output = ()> + 'static,
@@ -303,11 +309,18 @@ where
     let slot = ctx.current.get();
     let fut = make(Box::new(cleanup_spawner(ctx.clone(), slot)));
     match slot {
-        Some(slot) => drop(tokio::task::spawn_local(Attributed {
-            slot,
-            fut: Box::pin(fut),
-            ctx,
-        })),
+        Some(slot) => {
+            let label = Some(format!(
+                "{label} (first used by `{}`)",
+                slot_name(&ctx.names, slot)
+            ));
+            drop(tokio::task::spawn_local(Attributed {
+                slot,
+                fut: Box::pin(fut),
+                ctx,
+                label,
+            }))
+        }
         None => drop(tokio::task::spawn_local(fut)),
     }
 }
@@ -579,6 +592,7 @@ impl RunState {
                     slot,
                     fut: Box::pin(this.run_test(slot, test.def)),
                     ctx: this.ctx.clone(),
+                    label: None,
                 }
                 .await;
                 let mut output = this.ctx.take_output(slot);
@@ -721,6 +735,7 @@ impl RunState {
                 slot,
                 fut: Box::pin(CatchUnwind(portal)),
                 ctx: self.ctx.clone(),
+                label: None,
             }
             .await;
             await_cleanups(&self.ctx, slot).await;
@@ -730,6 +745,7 @@ impl RunState {
                 slot,
                 fut: Box::pin(async move { drop(value) }),
                 ctx: self.ctx.clone(),
+                label: None,
             }
             .await;
             let mut output = self.ctx.take_output(slot);
@@ -744,5 +760,41 @@ impl RunState {
             }
         }
         errors
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn def(module_path: &'static str, name: &'static str) -> TestDef {
+        TestDef {
+            module_path,
+            name,
+            file: "x.rs",
+            line: 1,
+            ignore: false,
+            ignore_reason: None,
+            should_panic: ShouldPanic::No,
+            timeout_ms: None,
+            run: || Ok(()),
+        }
+    }
+
+    #[test]
+    fn names_are_paths_inside_the_target() {
+        assert_eq!(test_name(&def("api", "lists_users")), "lists_users");
+        assert_eq!(
+            test_name(&def("api::users", "creates_user")),
+            "users::creates_user"
+        );
+        assert_eq!(test_name(&def("api::a::b", "c")), "a::b::c");
+    }
+
+    #[test]
+    fn panic_messages() {
+        assert_eq!(panic_message(&"static"), "static");
+        assert_eq!(panic_message(&String::from("owned")), "owned");
+        assert_eq!(panic_message(&5u8), "Box<dyn Any>");
     }
 }
