@@ -1,7 +1,7 @@
 //! # portaltest: run a whole test binary inside one shared async context
 //!
 //! A custom test harness (`harness = false`) in which every test of a target runs on one
-//! tokio current-thread runtime, each in its own [stackportal](stackportal) portal, so
+//! tokio current-thread runtime, each in its own [stackportal] portal, so
 //! that
 //!
 //! * plain sync tests can [`await_`] async code, and async tests are just as welcome;
@@ -249,7 +249,7 @@ pub fn run_main() -> ExitCode {
 }
 
 /// Like [`run_main`], with an explicit command line (libtest-mimic's parsed
-/// [`Arguments`](libtest_mimic::Arguments)).
+/// [`Arguments`]).
 ///
 /// ```no_run
 /// let args = portaltest::Arguments::from_iter(["self", "--test-threads", "1"]);
