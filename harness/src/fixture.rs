@@ -1,7 +1,7 @@
 //! Run-wide fixtures: one lazily created value per test process, shared by every test.
 
 use std::any::Any;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
@@ -55,8 +55,62 @@ pub(crate) struct Created {
     pub(crate) take: TakeForTeardown,
 }
 
+/// A fixture's identity (the address of its state) and name.
+type FixtureId = (usize, &'static str);
+/// An initialisation waiting for another fixture.
+type Edge = (FixtureId, FixtureId);
+
 thread_local! {
     static CREATED: RefCell<Vec<Created>> = const { RefCell::new(Vec::new()) };
+    /// The fixture whose initialisation is being polled (identity, name).
+    static INITIALISING: Cell<Option<FixtureId>> = const { Cell::new(None) };
+    /// Which initialisation waits for which (identity, name) pairs: to report a cycle
+    /// of fixtures using each other instead of hanging.
+    static WAITS_FOR: RefCell<Vec<Edge>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Polls a fixture's initialisation with `INITIALISING` set to it.
+struct InitScope<F> {
+    me: FixtureId,
+    inner: F,
+}
+
+impl<F: Future + Unpin> Future for InitScope<F> {
+    type Output = F::Output;
+    fn poll(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<F::Output> {
+        struct Restore(Option<FixtureId>);
+        impl Drop for Restore {
+            fn drop(&mut self) {
+                INITIALISING.with(|c| c.set(self.0));
+            }
+        }
+        let _restore = Restore(INITIALISING.with(|c| c.replace(Some(self.me))));
+        Pin::new(&mut self.inner).poll(cx)
+    }
+}
+
+/// If the initialisation running now waiting for `target` closes a cycle, describes it.
+fn cycle_through(target: FixtureId) -> Option<String> {
+    let me = INITIALISING.with(Cell::get)?;
+    WAITS_FOR.with(|w| {
+        let w = w.borrow();
+        let mut chain = vec![me.1, target.1];
+        let mut at = target;
+        loop {
+            if at.0 == me.0 {
+                return Some(chain.join("` uses `"));
+            }
+            let (_, next) = *w.iter().find(|(waiter, _)| waiter.0 == at.0)?;
+            chain.push(next.1);
+            at = next;
+            if chain.len() > w.len() + 2 {
+                return None;
+            }
+        }
+    })
 }
 
 /// Takes the most recently created fixture that has not been torn down.
@@ -81,6 +135,7 @@ pub fn fixture_get<T: 'static>(
     teardown: Option<fn(Rc<T>) -> BoxFuture<()>>,
 ) -> Rc<T> {
     let state = cell.with(|c| c.0.clone());
+    let id = (Rc::as_ptr(&state) as *const () as usize, name);
     loop {
         let next = match &*state.slot.borrow() {
             Slot::Ready(v) => Next::Return(v.clone()),
@@ -95,9 +150,33 @@ pub fn fixture_get<T: 'static>(
             Next::Return(v) => return v,
             Next::Fail(msg) => panic!("{msg}"),
             Next::Wait => {
+                if let Some(cycle) = cycle_through(id) {
+                    panic!("fixtures use each other in a cycle: `{cycle}`");
+                }
                 // Registered as soon as it is created, so the initialising task (which
                 // cannot run before this portal suspends) cannot be missed.
                 let done = state.done.notified();
+                let edge = INITIALISING.with(Cell::get).map(|me| (me, id));
+                struct Unregister(Option<Edge>);
+                impl Drop for Unregister {
+                    fn drop(&mut self) {
+                        if let Some(edge) = self.0 {
+                            WAITS_FOR.with(|w| {
+                                let mut w = w.borrow_mut();
+                                if let Some(i) = w
+                                    .iter()
+                                    .position(|e| e.0 .0 == edge.0 .0 && e.1 .0 == edge.1 .0)
+                                {
+                                    w.swap_remove(i);
+                                }
+                            });
+                        }
+                    }
+                }
+                if let Some(edge) = edge {
+                    WAITS_FOR.with(|w| w.borrow_mut().push(edge));
+                }
+                let _unregister = Unregister(edge);
                 stackportal::await_(done);
             }
             Next::Start => {
@@ -118,7 +197,11 @@ pub fn fixture_get<T: 'static>(
                         let portal = stackportal::Builder::new()
                             .cleanup_spawner(spawner)
                             .run(init());
-                        let slot = match runner::CatchUnwind(portal).await {
+                        let scoped = InitScope {
+                            me: id,
+                            inner: portal,
+                        };
+                        let slot = match runner::CatchUnwind(scoped).await {
                             Ok(Ok(value)) => {
                                 let value = Rc::new(value);
                                 register::<T>(name, st.clone(), teardown);

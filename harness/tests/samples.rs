@@ -451,6 +451,19 @@ fn fixture_failure_fails_every_user_once() {
 }
 
 #[test]
+fn fixture_cycle_is_reported_not_hung() {
+    let r = run("fixtures", &["cycle_user"]);
+    r.assert_code(101)
+        .assert_stdout("test cycle_user ... FAILED");
+    assert!(
+        r.failure_section()
+            .contains("fixtures use each other in a cycle: `egg` uses `chicken` uses `egg`"),
+        "{}",
+        r.stdout
+    );
+}
+
+#[test]
 fn teardown_runs_in_reverse_creation_order_then_values_drop() {
     let log = log_path("teardown");
     let r = run_with_env(

@@ -129,4 +129,19 @@ fn err_user() {
     let _ = err_fixture();
 }
 
+#[fixture]
+async fn chicken() -> u32 {
+    *egg() + 1
+}
+
+#[fixture]
+async fn egg() -> u32 {
+    *chicken() + 1
+}
+
+#[portaltest::test(timeout = "10s")]
+fn cycle_user() {
+    let _ = chicken();
+}
+
 portaltest::main!();
