@@ -405,6 +405,55 @@ fn install_tracing() {
         .try_init();
 }
 
+/// The name of the test being polled, if any (for the panic hook).
+fn current_test_name() -> Option<String> {
+    CTX.with(|c| {
+        let c = c.try_borrow().ok()?;
+        let ctx = c.as_ref()?;
+        let slot = ctx.current.get()?;
+        let names = ctx.names.try_lock().ok()?;
+        names.get(slot).cloned()
+    })
+}
+
+/// Panics inside a test are reported the way libtest reports them, with the test's
+/// name as the thread name (`thread 'users::creates_user' panicked at ...`): every test
+/// runs on the main thread, so the default hook would say `'main'` for all of them.
+/// Panics outside tests go to the hook that was installed before.
+fn install_panic_hook() {
+    use std::backtrace::{Backtrace, BacktraceStatus};
+    static HINTED: AtomicBool = AtomicBool::new(false);
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let Some(name) = current_test_name() else {
+            return previous(info);
+        };
+        let payload = info.payload();
+        let msg = if let Some(s) = payload.downcast_ref::<&str>() {
+            (*s).to_string()
+        } else if let Some(s) = payload.downcast_ref::<String>() {
+            s.clone()
+        } else {
+            "Box<dyn Any>".to_string()
+        };
+        let location = info
+            .location()
+            .map(|l| format!(" at {}:{}:{}", l.file(), l.line(), l.column()))
+            .unwrap_or_default();
+        let backtrace = Backtrace::capture();
+        let mut err = std::io::stderr().lock();
+        let _ = writeln!(err, "\nthread '{name}' panicked{location}:\n{msg}");
+        if backtrace.status() == BacktraceStatus::Captured {
+            let _ = writeln!(err, "stack backtrace:\n{backtrace}");
+        } else if !HINTED.swap(true, Ordering::Relaxed) {
+            let _ = writeln!(
+                err,
+                "note: run with `RUST_BACKTRACE=1` environment variable to display a backtrace"
+            );
+        }
+    }));
+}
+
 /// Runs the tests of this binary with the command line of the process; see
 /// [`crate::main!`].
 pub(crate) fn run_main() -> ExitCode {
@@ -440,6 +489,7 @@ pub(crate) fn run_with_args(args: Arguments) -> ExitCode {
     let env_timeout = timeout_from_env();
     let threads = test_threads(&args);
     install_tracing();
+    install_panic_hook();
 
     let capture = if args.nocapture {
         None
