@@ -129,10 +129,12 @@ impl<F: Future> Future for Attributed<F> {
         }
         let restore = Restore(&ctx, previous, this.slot);
         let started = Instant::now();
+        let hook_before = IN_PANIC_HOOK.with(|t| t.replace(Duration::ZERO));
         let outer = watchdog::enter(this.slot);
         let out = this.fut.as_mut().poll(cx);
         watchdog::leave(outer);
-        let took = started.elapsed();
+        let in_hook = IN_PANIC_HOOK.with(|t| t.replace(hook_before));
+        let took = started.elapsed().saturating_sub(in_hook);
         drop(restore);
         if let Some(limit) = ctx.warn_after {
             if took >= limit {
@@ -421,37 +423,45 @@ fn current_test_name() -> Option<String> {
 /// runs on the main thread, so the default hook would say `'main'` for all of them.
 /// Panics outside tests go to the hook that was installed before.
 fn install_panic_hook() {
-    use std::backtrace::{Backtrace, BacktraceStatus};
     static HINTED: AtomicBool = AtomicBool::new(false);
     let previous = std::panic::take_hook();
+    let backtraces = std::env::var_os("RUST_BACKTRACE").is_some_and(|v| v != "0");
     std::panic::set_hook(Box::new(move |info| {
-        let Some(name) = current_test_name() else {
-            return previous(info);
-        };
-        let payload = info.payload();
-        let msg = if let Some(s) = payload.downcast_ref::<&str>() {
-            (*s).to_string()
-        } else if let Some(s) = payload.downcast_ref::<String>() {
-            s.clone()
-        } else {
-            "Box<dyn Any>".to_string()
-        };
-        let location = info
-            .location()
-            .map(|l| format!(" at {}:{}:{}", l.file(), l.line(), l.column()))
-            .unwrap_or_default();
-        let backtrace = Backtrace::capture();
-        let mut err = std::io::stderr().lock();
-        let _ = writeln!(err, "\nthread '{name}' panicked{location}:\n{msg}");
-        if backtrace.status() == BacktraceStatus::Captured {
-            let _ = writeln!(err, "stack backtrace:\n{backtrace}");
-        } else if !HINTED.swap(true, Ordering::Relaxed) {
-            let _ = writeln!(
-                err,
-                "note: run with `RUST_BACKTRACE=1` environment variable to display a backtrace"
-            );
+        let started = Instant::now();
+        match current_test_name() {
+            // With backtraces on, std's hook prints them best (trimmed to the test).
+            Some(name) if !backtraces => {
+                let payload = info.payload();
+                let msg = if let Some(s) = payload.downcast_ref::<&str>() {
+                    (*s).to_string()
+                } else if let Some(s) = payload.downcast_ref::<String>() {
+                    s.clone()
+                } else {
+                    "Box<dyn Any>".to_string()
+                };
+                let location = info
+                    .location()
+                    .map(|l| format!(" at {}:{}:{}", l.file(), l.line(), l.column()))
+                    .unwrap_or_default();
+                let mut err = std::io::stderr().lock();
+                let _ = writeln!(err, "\nthread '{name}' panicked{location}:\n{msg}");
+                if !HINTED.swap(true, Ordering::Relaxed) {
+                    let _ = writeln!(
+                        err,
+                        "note: run with `RUST_BACKTRACE=1` environment variable to display a backtrace"
+                    );
+                }
+            }
+            _ => previous(info),
         }
+        // Printing a backtrace takes long; it is not the test blocking the thread.
+        IN_PANIC_HOOK.with(|t| t.set(t.get() + started.elapsed()));
     }));
+}
+
+thread_local! {
+    /// Time spent in the panic hook during the current poll.
+    static IN_PANIC_HOOK: Cell<Duration> = const { Cell::new(Duration::ZERO) };
 }
 
 /// Runs the tests of this binary with the command line of the process; see
