@@ -48,7 +48,7 @@ fn expand(args: Args, mut func: ImplItemFn) -> syn::Result<TokenStream2> {
     let sig: &mut Signature = &mut func.sig;
     if sig.asyncness.is_none() {
         return Err(Error::new_spanned(
-            &sig.fn_token,
+            sig.fn_token,
             "#[autoawait] goes on an `async fn`: it makes a sync fn that awaits the body \
              through the portal. A sync fn can call `stackportal::await_` directly.",
         ));

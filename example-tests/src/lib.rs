@@ -1,0 +1,19 @@
+//! A small but real async service, and the client its tests use.
+//!
+//! The service is an HTTP JSON API for notes ([`server`]), built on axum and hyper,
+//! storing notes in SQLite through sqlx ([`db`]) with migrations. It listens on a
+//! loopback port chosen by the OS. Validation errors are real (400, 404, 409), updates
+//! use optimistic concurrency (a stale `version` is a 409), listings are paginated, and
+//! `GET /slow?ms=N` answers after a deliberate async delay.
+//!
+//! The test targets in `tests/` exercise it from plain sync test functions under the
+//! portaltest harness; see the README's walkthrough.
+
+pub mod client;
+pub mod db;
+pub mod model;
+pub mod server;
+
+pub use client::Client;
+pub use model::{ApiError, NewNote, Note, Page, UpdateNote};
+pub use server::{Server, ServerConfig};

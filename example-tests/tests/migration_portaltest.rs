@@ -1,0 +1,70 @@
+//! AFTER the migration: the four tests of `migration_tokio.rs` under portaltest. The
+//! server, the client and the pool are fixtures: created once, on first use, in the one
+//! runtime all tests share, and torn down after the last test. Tests are plain sync
+//! functions (an `async fn` works too), and they run interleaved.
+
+use example_tests::{Client, NewNote, Server, ServerConfig};
+use portaltest::{await_, fixture};
+use sqlx::SqlitePool;
+
+#[fixture(teardown = stop_server)]
+async fn server() -> Server {
+    Server::start(ServerConfig::from_env())
+        .await
+        .expect("start the server")
+}
+
+async fn stop_server(server: &Server) {
+    server.stop().await; // runs after the last test; then the temp database is deleted
+}
+
+#[fixture]
+async fn client() -> Client {
+    Client::new(server().url())
+}
+
+#[fixture]
+async fn pool() -> SqlitePool {
+    server().pool.clone()
+}
+
+fn new_note(title: &str) -> NewNote {
+    NewNote {
+        title: title.into(),
+        body: "b".into(),
+        tags: String::new(),
+    }
+}
+
+#[portaltest::test]
+fn creates_a_note() {
+    let note = await_(client().create(&new_note("portaltest: created"))).unwrap();
+    assert_eq!(note.version, 1);
+}
+
+#[portaltest::test]
+fn reads_a_note_back() {
+    let note = await_(client().create(&new_note("portaltest: read back"))).unwrap();
+    assert_eq!(await_(client().get(note.id)).unwrap(), note);
+}
+
+#[portaltest::test]
+fn duplicate_title_is_409() {
+    let new = new_note("portaltest: duplicate");
+    await_(client().create(&new)).unwrap();
+    assert_eq!(await_(client().create(&new)).unwrap_err().status, 409);
+}
+
+#[portaltest::test]
+fn the_database_has_the_row() {
+    let note = await_(client().create(&new_note("portaltest: in the database"))).unwrap();
+    let (count,): (i64,) = await_(
+        sqlx::query_as("SELECT COUNT(*) FROM notes WHERE id = ?")
+            .bind(note.id)
+            .fetch_one(&*pool()),
+    )
+    .unwrap();
+    assert_eq!(count, 1);
+}
+
+portaltest::main!();
