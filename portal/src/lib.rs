@@ -131,6 +131,13 @@ pub use spawn::spawn_local;
 /// assert_eq!(out, 42);
 /// ```
 ///
+/// On a function that is not `async`, it is a compile error that says so:
+///
+/// ```compile_fail
+/// #[stackportal::autoawait]
+/// fn already_sync() -> u32 { 1 }
+/// ```
+///
 /// When stackportal is re-exported under another name, say where:
 /// `#[autoawait(crate = "my_crate::stackportal")]`.
 pub use stackportal_macros::autoawait;

@@ -9,7 +9,10 @@ use std::time::Duration;
 fn panic_text(payload: Box<dyn std::any::Any + Send>) -> String {
     match payload.downcast::<String>() {
         Ok(s) => *s,
-        Err(p) => p.downcast_ref::<&str>().map(|s| s.to_string()).unwrap_or_default(),
+        Err(p) => p
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .unwrap_or_default(),
     }
 }
 
@@ -23,8 +26,13 @@ fn sync_lookup_with_block_on() -> u32 {
 
 #[test]
 fn handle_block_on_inside_a_runtime_panics() {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let err = rt.block_on(async { catch_unwind(sync_lookup_with_block_on) }).unwrap_err();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let err = rt
+        .block_on(async { catch_unwind(sync_lookup_with_block_on) })
+        .unwrap_err();
     assert!(
         panic_text(err).contains("Cannot start a runtime from within a runtime"),
         "tokio's message changed: update README's Why section"
@@ -33,12 +41,16 @@ fn handle_block_on_inside_a_runtime_panics() {
 
 #[test]
 fn block_in_place_on_a_current_thread_runtime_panics() {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let err = rt
         .block_on(async { catch_unwind(|| tokio::task::block_in_place(sync_lookup_with_block_on)) })
         .unwrap_err();
     assert!(
-        panic_text(err).contains("can call blocking only when running on the multi-threaded runtime"),
+        panic_text(err)
+            .contains("can call blocking only when running on the multi-threaded runtime"),
         "tokio's message changed: update README's Why section"
     );
 }
@@ -48,7 +60,10 @@ fn futures_block_on_hangs_on_a_current_thread_runtime() {
     // The thread that blocks never comes back; we only wait a while and leave it.
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
         let out = rt.block_on(async {
             // The timer needs this thread's runtime, which futures' block_on now blocks.
             futures::executor::block_on(tokio::time::sleep(Duration::from_millis(10)));
@@ -69,7 +84,10 @@ fn the_same_sync_function_with_await_works() {
             7
         })
     }
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let out = rt.block_on(stackportal::with_portal_run_sync(sync_lookup));
     assert_eq!(out, 7);
 }

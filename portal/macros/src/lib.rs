@@ -47,8 +47,8 @@ impl Parse for Args {
 fn expand(args: Args, mut func: ImplItemFn) -> syn::Result<TokenStream2> {
     let sig: &mut Signature = &mut func.sig;
     if sig.asyncness.is_none() {
-        return Err(Error::new_spanned(
-            sig.fn_token,
+        return Err(Error::new(
+            sig.fn_token.span,
             "#[autoawait] goes on an `async fn`: it makes a sync fn that awaits the body \
              through the portal. A sync fn can call `stackportal::await_` directly.",
         ));

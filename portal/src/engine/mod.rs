@@ -332,8 +332,9 @@ fn poll_once_while_tearing_down<F: Future>(mut future: Pin<&mut F>) -> F::Output
 /// tokio current-thread runtime, a `LocalSet`, or a local executor
 /// (`futures::executor::LocalPool`, `async_executor::LocalExecutor`).
 ///
-/// ```compile_fail
-/// // A multi-thread spawn needs `Send`: rejected at compile time.
+/// ```compile_fail,E0277
+/// // A multi-thread spawn needs `Send`: rejected at compile time
+/// // ("`*mut ()` cannot be sent between threads safely").
 /// # async fn demo() {
 /// tokio::spawn(stackportal::with_portal_run(async {}));
 /// # }
