@@ -569,6 +569,18 @@ fn terse_and_quiet_formats() {
 }
 
 #[test]
+fn color_follows_the_color_option() {
+    run(
+        "quickstart",
+        &["--exact", "lists_users", "--color", "always"],
+    )
+    .assert_stdout("test lists_users ... \x1b[32mok\x1b[0m\n")
+    .assert_stdout("test result: \x1b[32mok\x1b[0m. 1 passed");
+    // Output to a pipe is not colored by default.
+    run("quickstart", &["--exact", "lists_users"]).assert_no_stdout("\x1b[");
+}
+
+#[test]
 fn cargo_nextest_runs_a_sample_target() {
     let has_nextest = Command::new(cargo())
         .args(["nextest", "--version"])
