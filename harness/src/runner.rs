@@ -504,7 +504,15 @@ pub(crate) fn run_with_args(args: Arguments) -> ExitCode {
     let capture = if args.nocapture {
         None
     } else {
-        Capture::start()
+        let capture = Capture::start();
+        if capture.is_none() && cfg!(unix) {
+            eprintln!(
+                "portaltest: warning: cannot redirect stdout/stderr to a temporary file in {}; \
+                 test output is not captured (as with --nocapture)",
+                std::env::temp_dir().display()
+            );
+        }
+        capture
     };
     let (mut printer, real_stderr, watchdog_err): (Printer, Box<dyn Write>, Box<dyn Write + Send>) =
         match &capture {

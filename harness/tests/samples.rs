@@ -314,6 +314,19 @@ fn timeout_unwinds_the_stack_and_runs_cleanups() {
 }
 
 #[test]
+fn run_wide_timeout_applies_to_tests_without_their_own() {
+    let r = run_with_env(
+        "concurrency",
+        &["--ignored", "forever::"],
+        &[("PORTALTEST_TIMEOUT", "200ms")],
+    );
+    r.assert_code(101)
+        .assert_stdout("test forever::waits ... FAILED")
+        .assert_stdout("note: test timed out after 200ms (PORTALTEST_TIMEOUT=200ms)")
+        .assert_stdout("guard cleanup of a timed-out test");
+}
+
+#[test]
 fn run_wide_timeout_from_environment() {
     // `passes` has no timeout of its own and finishes at once; `fails_assert` neither.
     let r = run_with_env(

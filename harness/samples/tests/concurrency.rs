@@ -70,4 +70,16 @@ mod blocking {
     }
 }
 
+/// Waits forever; run with `PORTALTEST_TIMEOUT` to see the run-wide default apply.
+mod forever {
+    #[portaltest::test]
+    #[ignore = "waits forever unless PORTALTEST_TIMEOUT is set"]
+    fn waits() {
+        let _cleanup = portaltest::guard((), |_| async {
+            println!("guard cleanup of a timed-out test");
+        });
+        portaltest::await_(std::future::pending::<()>());
+    }
+}
+
 portaltest::main!();
