@@ -124,6 +124,9 @@ mod unix {
                 dup2(saved_out.as_raw_fd(), 1);
                 return None;
             }
+            // What the engine prints right before it aborts the process (a portal stack
+            // overflow) must reach the real stderr, not a capture nobody will read.
+            stackportal::set_fatal_message_fd(saved_err.as_raw_fd());
             Some(Redirect {
                 file,
                 saved_out,
@@ -169,6 +172,7 @@ mod unix {
 
     impl Drop for Redirect {
         fn drop(&mut self) {
+            stackportal::set_fatal_message_fd(2); // `saved_err` closes with us
             let _ = std::io::Write::flush(&mut std::io::stdout());
             dup2(self.saved_out.as_raw_fd(), 1);
             dup2(self.saved_err.as_raw_fd(), 2);

@@ -195,6 +195,7 @@ pub fn fixture_get<T: 'static>(
                     format!("fixture `{name}`"),
                     move |spawner| async move {
                         let portal = stackportal::Builder::new()
+                            .name(format!("fixture `{name}`"))
                             .cleanup_spawner(spawner)
                             .run(init());
                         let scoped = InitScope {

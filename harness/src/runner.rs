@@ -726,6 +726,7 @@ impl RunState {
             (None, None) => (None, String::new()),
         };
         let portal: Portal<Result<(), String>> = stackportal::Builder::new()
+            .name(test_name(def)) // a stack overflow says which test overflowed
             .cleanup_spawner(cleanup_spawner(self.ctx.clone(), Some(slot)))
             .run_sync(def.run);
         let caught = CatchUnwind(portal);
@@ -797,6 +798,7 @@ impl RunState {
             let what = format!("fixture `{}` teardown", created.name);
             let slot = self.ctx.new_slot(what.clone());
             let portal = stackportal::Builder::new()
+                .name(what.clone())
                 .cleanup_spawner(cleanup_spawner(self.ctx.clone(), Some(slot)))
                 .run(fut);
             let result = Attributed {

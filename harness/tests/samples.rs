@@ -16,6 +16,7 @@ const SAMPLES: &[&str] = &[
     "fixtures",
     "teardown_fail",
     "concurrency",
+    "overflow",
 ];
 
 fn workspace_root() -> PathBuf {
@@ -536,6 +537,19 @@ fn failing_teardown_fails_the_run() {
         .assert_stdout("---- fixture `fragile` teardown ----")
         .assert_stdout("teardown exploded")
         .assert_stdout("test result: FAILED. 1 passed; 0 failed;");
+}
+
+#[test]
+fn a_stack_overflow_names_the_test_on_the_real_stderr() {
+    let r = run("overflow", &[]);
+    assert_eq!(r.code, None, "killed by a signal\n{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("stack overflow in a portal `deep::recursion`"),
+        "the engine's message names the test, on the real stderr (not the capture):\n{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("STACKPORTAL_STACK_SIZE"), "{}", r.stderr);
 }
 
 #[test]

@@ -73,6 +73,7 @@ fn round_to_pages(bytes: usize) -> usize {
 #[derive(Clone, Default)]
 pub struct Builder {
     stack_size: Option<usize>,
+    name: Option<Box<str>>,
     spawner: Option<Spawner>,
 }
 
@@ -80,6 +81,7 @@ impl fmt::Debug for Builder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Builder")
             .field("stack_size", &self.resolved_stack_size())
+            .field("name", &self.name)
             .field("cleanup_spawner", &self.spawner.is_some())
             .finish()
     }
@@ -106,6 +108,18 @@ impl Builder {
     /// ```
     pub fn stack_size(mut self, bytes: usize) -> Self {
         self.stack_size = Some(bytes);
+        self
+    }
+
+    /// Names the portal in diagnostics: a stack overflow message says which portal
+    /// overflowed (a test harness passes the test's name).
+    ///
+    /// ```
+    /// let portal = stackportal::Builder::new().name("users::imports_csv").run_sync(|| 1);
+    /// assert_eq!(futures::executor::block_on(portal), 1);
+    /// ```
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into().into_boxed_str());
         self
     }
 
@@ -169,7 +183,7 @@ impl Builder {
         T: 'static,
     {
         let stack_size = self.resolved_stack_size();
-        Portal::new(body, stack_size, self.spawner)
+        Portal::new(body, stack_size, self.name, self.spawner)
     }
 }
 

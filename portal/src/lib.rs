@@ -93,6 +93,8 @@ pub use builder::{
     with_portal_run, with_portal_run_sync, Builder, DEFAULT_STACK_SIZE, MIN_STACK_SIZE,
     STACK_SIZE_ENV,
 };
+#[cfg(unix)]
+pub use engine::set_fatal_message_fd;
 pub use engine::{await_, has_portal, Cancelled, Cleanup, Portal};
 pub use guard::{guard, AsyncGuard};
 pub use iter::{iter, Iter};

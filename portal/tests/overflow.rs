@@ -21,6 +21,7 @@ fn child(case: &str) -> Option<()> {
     }
     let portal = stackportal::Builder::new()
         .stack_size(64 * 1024)
+        .name("deep::recursion")
         .run_sync(|| recurse(0));
     futures::executor::block_on(portal);
     unreachable!("the recursion never returns");
@@ -48,7 +49,10 @@ fn overflow_in_a_portal_names_the_portal_stack_and_the_fix() {
         "overflow_in_a_portal_names_the_portal_stack_and_the_fix",
     );
     assert_eq!(code, None, "killed by a signal, not an exit: {stderr}");
-    assert!(stderr.contains("stack overflow in a portal"), "{stderr}");
+    assert!(
+        stderr.contains("stack overflow in a portal `deep::recursion`"),
+        "{stderr}"
+    );
     assert!(
         stderr.contains("65536-byte stack"),
         "names the size: {stderr}"

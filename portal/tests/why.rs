@@ -64,11 +64,11 @@ fn futures_block_on_hangs_on_a_current_thread_runtime() {
             .enable_all()
             .build()
             .unwrap();
-        let out = rt.block_on(async {
+        rt.block_on(async {
             // The timer needs this thread's runtime, which futures' block_on now blocks.
             futures::executor::block_on(tokio::time::sleep(Duration::from_millis(10)));
         });
-        let _ = tx.send(out);
+        let _ = tx.send(());
     });
     assert!(
         rx.recv_timeout(Duration::from_millis(500)).is_err(),

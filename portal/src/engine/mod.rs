@@ -23,6 +23,8 @@
 mod overflow;
 
 pub(crate) use overflow::page_size;
+#[cfg(unix)]
+pub use overflow::set_fatal_message_fd;
 
 use std::any::Any;
 use std::cell::{Cell, RefCell};
@@ -118,6 +120,8 @@ pub(crate) struct Frame {
 
 /// State that lives in the root frame of the portal's own stack while its code runs.
 struct Root {
+    /// For diagnostics (the stack-overflow message); see `Builder::name`.
+    name: Option<Box<str>>,
     spawner: Option<Spawner>,
     /// Guard cleanups dropped while the portal's code was unwinding from a panic; they
     /// run, in order, once the unwind has reached the portal's root.
@@ -308,13 +312,13 @@ fn poll_once_while_tearing_down<F: Future>(mut future: Pin<&mut F>) -> F::Output
     if !std::thread::panicking() {
         panic::resume_unwind(Box::new(Cancelled));
     }
-    eprintln!(
-        "stackportal: fatal: a destructor called await_ on a pending future while its \
-         portal was being torn down (its owner dropped it before it finished).\nNothing \
-         can suspend at that point, and the thread is already unwinding, so the call can \
-         neither wait nor panic. Do async cleanup with `stackportal::guard(value, cleanup)`: \
-         a cancelled portal hands guard cleanups to its cleanup spawner. Aborting."
-    );
+    overflow::write_fatal(&[
+        b"stackportal: fatal: a destructor called await_ on a pending future while its \
+          portal was being torn down (its owner dropped it before it finished).\nNothing \
+          can suspend at that point, and the thread is already unwinding, so the call can \
+          neither wait nor panic. Do async cleanup with `stackportal::guard(value, cleanup)`: \
+          a cancelled portal hands guard cleanups to its cleanup spawner. Aborting.\n",
+    ]);
     std::process::abort();
 }
 
@@ -363,7 +367,12 @@ impl<T> fmt::Debug for Portal<T> {
 }
 
 impl<T: 'static> Portal<T> {
-    pub(crate) fn new<F>(body: F, stack_size: usize, spawner: Option<Spawner>) -> Self
+    pub(crate) fn new<F>(
+        body: F,
+        stack_size: usize,
+        name: Option<Box<str>>,
+        spawner: Option<Spawner>,
+    ) -> Self
     where
         F: FnOnce() -> T + 'static,
     {
@@ -372,6 +381,7 @@ impl<T: 'static> Portal<T> {
         let stack_hi = stack.base().get();
         let co = Coroutine::with_stack(stack, move |yielder: &Yielder<Resume, ()>, _: Resume| {
             let root = Root {
+                name,
                 spawner,
                 deferred: RefCell::new(Vec::new()),
             };
@@ -590,15 +600,23 @@ pub(crate) fn report_lost_cleanup(why: &str) {
 }
 
 /// Whether `addr` lies in the guard page of a portal stack that is running on this
-/// thread; returns that stack's usable size. Called from the SIGSEGV handler: it only
-/// reads a const thread-local and the frames it points to.
-fn overflowed_portal(addr: usize) -> Option<usize> {
+/// thread; returns that stack's usable size and the portal's name. Called from the
+/// SIGSEGV handler: it only reads a const thread-local and the frames it points to,
+/// and allocates nothing.
+fn overflowed_portal(addr: usize) -> Option<(usize, &'static str)> {
     let mut frame = current();
     while !frame.is_null() {
-        // SAFETY: as in `hand_off`: the chain holds only live frames of this thread.
+        // SAFETY: as in `hand_off`: the chain holds only live frames of this thread,
+        // each of a running portal, whose root frame is alive; the handler aborts the
+        // process before the borrowed name could be freed, hence `'static`.
         let f = unsafe { &*frame };
         if addr >= f.stack_lo - overflow::page_size() && addr < f.stack_lo {
-            return Some(f.stack_hi - f.stack_lo);
+            // SAFETY: a frame in the chain is of a running portal: its root is alive.
+            let root = unsafe { f.root.get().as_ref() };
+            let name = root.and_then(|r| r.name.as_deref()).unwrap_or("");
+            // SAFETY: see above; the process never returns to code that could drop it.
+            let name: &'static str = unsafe { &*(name as *const str) };
+            return Some((f.stack_hi - f.stack_lo, name));
         }
         frame = f.parent.get();
     }

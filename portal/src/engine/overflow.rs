@@ -11,10 +11,21 @@
 //! runtime gives the main thread and every thread it spawns one.
 
 #[cfg(unix)]
-pub(crate) use self::unix::{install, page_size};
+pub use self::unix::set_fatal_message_fd;
+#[cfg(unix)]
+pub(crate) use self::unix::{install, page_size, write_fatal};
 
 #[cfg(not(unix))]
 pub(crate) fn install() {}
+
+#[cfg(not(unix))]
+pub(crate) fn write_fatal(parts: &[&[u8]]) {
+    use std::io::Write;
+    let mut err = std::io::stderr().lock();
+    for part in parts {
+        let _ = err.write_all(part);
+    }
+}
 
 #[cfg(not(unix))]
 pub(crate) fn page_size() -> usize {
@@ -24,8 +35,29 @@ pub(crate) fn page_size() -> usize {
 #[cfg(unix)]
 mod unix {
     use std::mem::MaybeUninit;
+    use std::os::fd::RawFd;
     use std::ptr;
+    use std::sync::atomic::{AtomicI32, Ordering};
     use std::sync::{Once, OnceLock};
+
+    /// Where messages printed right before an abort go; see `set_fatal_message_fd`.
+    static FATAL_FD: AtomicI32 = AtomicI32::new(2);
+
+    /// Sets the file descriptor that stackportal writes to right before it aborts the
+    /// process (a portal stack overflow; an `await_` that can neither wait nor panic),
+    /// and returns the previous one. The default is 2, standard error.
+    ///
+    /// A test harness that redirects fd 2 to capture output points this at the real
+    /// standard error, so that the last words of a dying process are not lost in the
+    /// capture. The descriptor must stay open while it is set.
+    ///
+    /// ```
+    /// let previous = stackportal::set_fatal_message_fd(2);
+    /// assert_eq!(previous, 2);
+    /// ```
+    pub fn set_fatal_message_fd(fd: RawFd) -> RawFd {
+        FATAL_FD.swap(fd, Ordering::SeqCst)
+    }
 
     static INSTALL: Once = Once::new();
     static PREV_SEGV: OnceLock<libc::sigaction> = OnceLock::new();
@@ -68,12 +100,15 @@ mod unix {
         });
     }
 
-    /// Writes `parts` to stderr with `write(2)` only: async-signal-safe.
-    fn write_stderr(parts: &[&[u8]]) {
+    /// Writes `parts` to the fatal-message descriptor with `write(2)` only:
+    /// async-signal-safe, and not affected by Rust's stderr lock or buffers.
+    pub(crate) fn write_fatal(parts: &[&[u8]]) {
+        let fd = FATAL_FD.load(Ordering::SeqCst);
         for part in parts {
-            // SAFETY: writes from a valid buffer of the given length.
+            // SAFETY: writes from a valid buffer of the given length; a stale or
+            // closed descriptor makes write fail with EBADF, nothing worse.
             unsafe {
-                libc::write(2, part.as_ptr().cast(), part.len());
+                libc::write(fd, part.as_ptr().cast(), part.len());
             }
         }
     }
@@ -95,10 +130,19 @@ mod unix {
         // SAFETY: the kernel passes a valid `siginfo_t` for SA_SIGINFO handlers; for
         // SIGSEGV/SIGBUS `si_addr` is the faulting address.
         let addr = unsafe { (*info).si_addr() } as usize;
-        if let Some(size) = super::super::overflowed_portal(addr) {
+        if let Some((size, name)) = super::super::overflowed_portal(addr) {
             let mut buf = [0u8; 20];
-            write_stderr(&[
-                b"\nstackportal: stack overflow in a portal: the code running in it used up its ",
+            let (open, close): (&[u8], &[u8]) = if name.is_empty() {
+                (b"", b"")
+            } else {
+                (b" `", b"`")
+            };
+            write_fatal(&[
+                b"\nstackportal: stack overflow in a portal",
+                open,
+                name.as_bytes(),
+                close,
+                b": the code running in it used up its ",
                 decimal(size, &mut buf),
                 b"-byte stack.\nRaise the size for one portal with `stackportal::Builder::stack_size(bytes)`, \
                   or for every portal with the environment variable STACKPORTAL_STACK_SIZE=<bytes> \
