@@ -11,13 +11,30 @@ use crate::engine::{await_, Cleanup, Portal, Spawner};
 /// Stack size of a portal unless configured otherwise: 2 MiB, the size of a thread
 /// stack spawned by `std::thread`. It is reserved address space; only the pages the
 /// code touches are committed.
+///
+/// ```
+/// # if std::env::var_os(stackportal::STACK_SIZE_ENV).is_none() {
+/// let portal = stackportal::with_portal_run_sync(|| ());
+/// assert_eq!(portal.stack_size(), stackportal::DEFAULT_STACK_SIZE);
+/// # }
+/// ```
 pub const DEFAULT_STACK_SIZE: usize = 2 * 1024 * 1024;
 
 /// Smallest stack a portal gets; smaller requests are raised to it. Panic unwinding
 /// and formatting alone need a few KiB.
+///
+/// ```
+/// let portal = stackportal::Builder::new().stack_size(1024).run_sync(|| ());
+/// assert_eq!(portal.stack_size(), stackportal::MIN_STACK_SIZE);
+/// ```
 pub const MIN_STACK_SIZE: usize = 16 * 1024;
 
-/// The environment variable that overrides [`DEFAULT_STACK_SIZE`], in bytes.
+/// The environment variable that overrides [`DEFAULT_STACK_SIZE`], in bytes. It is
+/// read once, when the first portal without an explicit size is opened.
+///
+/// ```sh
+/// STACKPORTAL_STACK_SIZE=8388608 cargo test   # 8 MiB portal stacks
+/// ```
 pub const STACK_SIZE_ENV: &str = "STACKPORTAL_STACK_SIZE";
 
 /// The default size, read from the environment once and already rounded.

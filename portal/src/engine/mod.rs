@@ -41,7 +41,14 @@ use corosensei::{Coroutine, CoroutineResult, Yielder};
 
 use crate::stacks;
 
-/// A cleanup future handed from an [`AsyncGuard`](crate::AsyncGuard) to a spawner.
+/// A cleanup future handed from an [`AsyncGuard`](crate::AsyncGuard) to the cleanup
+/// spawner of a cancelled portal (see
+/// [`Builder::cleanup_spawner`](crate::Builder::cleanup_spawner)).
+///
+/// ```
+/// let spawner = |cleanup: stackportal::Cleanup| futures::executor::block_on(cleanup);
+/// spawner(Box::pin(async {}));
+/// ```
 pub type Cleanup = Pin<Box<dyn Future<Output = ()>>>;
 
 /// What a cancelled portal calls with the cleanups it could not await itself.
