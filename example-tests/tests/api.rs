@@ -8,35 +8,12 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use example_tests::{ApiError, Client, NewNote, Note, Page, Server, ServerConfig, UpdateNote};
-use portaltest::{await_, fixture, guard, iter};
-use sqlx::SqlitePool;
+use example_tests::{ApiError, Client, NewNote, Note, Page, UpdateNote};
+use portaltest::{await_, guard, iter};
 
-// ---------------------------------------------------------------- fixtures
+mod common;
 
-/// The service, on a loopback port, with a temporary database (or `DATABASE_URL`).
-#[fixture(teardown = stop_server)]
-async fn server() -> Server {
-    Server::start(ServerConfig::from_env())
-        .await
-        .expect("start the server")
-}
-
-async fn stop_server(server: &Server) {
-    server.stop().await;
-}
-
-/// The server's database pool, for checking what the API wrote.
-#[fixture]
-async fn pool() -> SqlitePool {
-    server().pool.clone()
-}
-
-/// One HTTP client (and its connection pool) shared by every test.
-#[fixture]
-async fn client() -> Client {
-    Client::new(server().url())
-}
+use common::{client, pool, server};
 
 // ---------------------------------------------------------------- helpers
 

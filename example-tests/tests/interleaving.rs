@@ -3,27 +3,13 @@
 //! about as long as a few slow requests, not the sum (20 s). `interleaving_tokio.rs`
 //! is the same suite written with `#[tokio::test]`; README.md compares the two.
 
-use example_tests::{Client, Server, ServerConfig};
-use portaltest::{await_, fixture};
+use portaltest::await_;
+
+mod common;
+use common::client;
 
 /// Milliseconds each request waits on the server.
 const SLOW_MS: u64 = 100;
-
-#[fixture(teardown = stop_server)]
-async fn server() -> Server {
-    Server::start(ServerConfig::from_env())
-        .await
-        .expect("start the server")
-}
-
-async fn stop_server(server: &Server) {
-    server.stop().await;
-}
-
-#[fixture]
-async fn client() -> Client {
-    Client::new(server().url())
-}
 
 /// The body of every test: one slow request, checked.
 fn slow_request() {

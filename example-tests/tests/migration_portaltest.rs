@@ -3,30 +3,21 @@
 //! runtime all tests share, and torn down after the last test. Tests are plain sync
 //! functions (an `async fn` works too), and they run interleaved.
 
-use example_tests::{Client, NewNote, Server, ServerConfig};
-use portaltest::{await_, fixture};
-use sqlx::SqlitePool;
+use example_tests::NewNote;
+use portaltest::await_;
 
-#[fixture(teardown = stop_server)]
-async fn server() -> Server {
-    Server::start(ServerConfig::from_env())
-        .await
-        .expect("start the server")
-}
-
-async fn stop_server(server: &Server) {
-    server.stop().await; // runs after the last test; then the temp database is deleted
-}
-
-#[fixture]
-async fn client() -> Client {
-    Client::new(server().url())
-}
-
-#[fixture]
-async fn pool() -> SqlitePool {
-    server().pool.clone()
-}
+// The fixtures (in `common/mod.rs`, shared with the other targets):
+//
+//     #[fixture(teardown = stop_server)]
+//     async fn server() -> Server { Server::start(ServerConfig::from_env()).await.unwrap() }
+//     async fn stop_server(server: &Server) { server.stop().await }
+//     #[fixture] async fn client() -> Client { Client::new(server().url()) }
+//     #[fixture] async fn pool() -> SqlitePool { server().pool.clone() }
+//
+// replace the `static OnceCell`, the background runtime thread and the per-test clients
+// and pools of the #[tokio::test] version.
+mod common;
+use common::{client, pool};
 
 fn new_note(title: &str) -> NewNote {
     NewNote {

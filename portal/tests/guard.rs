@@ -78,66 +78,54 @@ fn on_panic_cleanups_run_before_the_portal_completes() {
     assert_eq!(*log.borrow(), ["cleanup b", "cleanup a"]);
 }
 
-#[test]
-fn on_cancellation_cleanups_go_to_the_registered_spawner() {
-    let log: Log = Default::default();
+/// Runs `body` in a portal with a spawner that collects handed-over cleanups as local
+/// tasks, cancels it after 5 ms, and returns how many cleanups were handed over, after
+/// awaiting them all.
+fn cancel_after_5ms(body: impl FnOnce() + 'static) -> usize {
     let rt = rt();
     let local = tokio::task::LocalSet::new();
-    let l = log.clone();
     local.block_on(&rt, async move {
         let spawned = Rc::new(RefCell::new(Vec::new()));
         let s = spawned.clone();
         let portal = Builder::new()
             .cleanup_spawner(move |cleanup| s.borrow_mut().push(tokio::task::spawn_local(cleanup)))
-            .run_sync({
-                let l = l.clone();
-                move || {
-                    let _a = logged(&l, "a");
-                    await_(tokio::time::sleep(Duration::from_secs(3600)));
-                }
-            });
+            .run_sync(body);
         let res = tokio::time::timeout(Duration::from_millis(5), portal).await;
-        assert!(res.is_err());
+        assert!(res.is_err(), "the portal was cancelled");
         let handles: Vec<_> = spawned.borrow_mut().drain(..).collect();
-        assert_eq!(handles.len(), 1, "the cleanup was handed to the spawner");
+        let handed_over = handles.len();
         for h in handles {
             h.await.unwrap();
         }
+        handed_over
+    })
+}
+
+#[test]
+fn on_cancellation_cleanups_go_to_the_registered_spawner() {
+    let log: Log = Default::default();
+    let l = log.clone();
+    let handed_over = cancel_after_5ms(move || {
+        let _a = logged(&l, "a");
+        await_(tokio::time::sleep(Duration::from_secs(3600)));
     });
+    assert_eq!(handed_over, 1, "the cleanup was handed to the spawner");
     assert_eq!(*log.borrow(), ["cleanup a"]);
 }
 
 #[test]
 fn cancellation_mid_cleanup_hands_the_rest_to_the_spawner() {
     let log: Log = Default::default();
-    let rt = rt();
-    let local = tokio::task::LocalSet::new();
     let l = log.clone();
-    local.block_on(&rt, async move {
-        let spawned = Rc::new(RefCell::new(Vec::new()));
-        let s = spawned.clone();
-        let portal = Builder::new()
-            .cleanup_spawner(move |cleanup| s.borrow_mut().push(tokio::task::spawn_local(cleanup)))
-            .run_sync({
-                let l = l.clone();
-                move || {
-                    let l2 = l.clone();
-                    let _slow = guard((), move |()| async move {
-                        l2.borrow_mut().push("cleanup started".into());
-                        tokio::time::sleep(Duration::from_millis(20)).await;
-                        l2.borrow_mut().push("cleanup finished".into());
-                    });
-                }
-            });
-        // The body returns at once; the cleanup starts and is cancelled mid-way.
-        let res = tokio::time::timeout(Duration::from_millis(5), portal).await;
-        assert!(res.is_err());
-        let handles: Vec<_> = spawned.borrow_mut().drain(..).collect();
-        assert_eq!(handles.len(), 1);
-        for h in handles {
-            h.await.unwrap();
-        }
+    // The body returns at once; the cleanup starts and is cancelled mid-way.
+    let handed_over = cancel_after_5ms(move || {
+        let _slow = guard((), move |()| async move {
+            l.borrow_mut().push("cleanup started".into());
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            l.borrow_mut().push("cleanup finished".into());
+        });
     });
+    assert_eq!(handed_over, 1);
     assert_eq!(*log.borrow(), ["cleanup started", "cleanup finished"]);
 }
 
