@@ -5,7 +5,6 @@
 //! tests run interleaved on one thread: while one waits for a response, the others run.
 //! A test is plain sync code that calls `await_` wherever it needs an async result.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use example_tests::{ApiError, Client, NewNote, Note, Page, UpdateNote};
@@ -13,15 +12,9 @@ use portaltest::{await_, guard, iter};
 
 mod common;
 
-use common::{client, pool, server};
+use common::{client, pool, server, unique};
 
 // ---------------------------------------------------------------- helpers
-
-/// A title no other test uses: tests share one database and titles are unique.
-fn unique(what: &str) -> String {
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    format!("{what} #{}", NEXT.fetch_add(1, Ordering::Relaxed))
-}
 
 fn new_note(title: &str) -> NewNote {
     NewNote {

@@ -17,11 +17,12 @@ use portaltest::await_;
 // replace the `static OnceCell`, the background runtime thread and the per-test clients
 // and pools of the #[tokio::test] version.
 mod common;
-use common::{client, pool};
+use common::{client, pool, unique};
 
+/// A note with a title unique to this run (the database may outlive it).
 fn new_note(title: &str) -> NewNote {
     NewNote {
-        title: title.into(),
+        title: unique(title),
         body: "b".into(),
         tags: String::new(),
     }

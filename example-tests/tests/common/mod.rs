@@ -5,6 +5,9 @@
 // Each target uses only some of them.
 #![allow(dead_code)]
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
+
 use example_tests::{Client, Server, ServerConfig};
 use portaltest::fixture;
 use sqlx::SqlitePool;
@@ -32,4 +35,19 @@ pub async fn pool() -> SqlitePool {
 #[fixture]
 pub async fn client() -> Client {
     Client::new(server().url())
+}
+
+/// A title no other test uses, in this run or an earlier one: tests share one database
+/// (and with `DATABASE_URL`, one that outlives the run), and titles are unique.
+pub fn unique(what: &str) -> String {
+    static RUN: OnceLock<String> = OnceLock::new();
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let run = RUN.get_or_init(|| {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        format!("{}-{nanos:x}", std::process::id())
+    });
+    format!("{what} #{run}-{}", NEXT.fetch_add(1, Ordering::Relaxed))
 }
