@@ -184,7 +184,7 @@ fn main() {
     let (iters, peer_iters, rounds) = if quick {
         (20_000, 2_000, 3)
     } else {
-        (200_000, 20_000, 5)
+        (200_000, 20_000, 7)
     };
     let rt = Builder::new_current_thread().enable_all().build().unwrap();
     let mt = Builder::new_multi_thread()
@@ -192,39 +192,62 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-
-    println!(
-        "stackportal engine benchmark: {iters} iterations per case ({peer_iters} for peers), median of {rounds} rounds"
-    );
-    println!("tokio current-thread runtime; ratios are to the bare checkpoint of this run\n");
-    println!("| {:<78} | {:>10} | {:>7} |", "case", "ns/iter", "ratio");
-    println!("|{:-<80}|{:->12}|{:->9}|", "", "", "");
-    let mut baseline = None;
-    for (i, case) in CASES.iter().enumerate() {
-        if i > 0
-            && filter
-                .as_ref()
-                .is_some_and(|f| !case.name.contains(f.as_str()))
-        {
-            continue;
-        }
-        let n = if case.name.starts_with("peer") {
+    let cases: Vec<&Case> = CASES
+        .iter()
+        .enumerate()
+        .filter(|(i, case)| {
+            *i == 0
+                || filter
+                    .as_ref()
+                    .is_none_or(|f| case.name.contains(f.as_str()))
+        })
+        .map(|(_, case)| case)
+        .collect();
+    let iterations = |case: &Case| {
+        if case.name.starts_with("peer") {
             peer_iters
         } else {
             iters
-        };
-        (case.run)(&rt, &mt, n / 10); // warm up (stack pool, allocator, caches)
-        let per_iter = median(
-            (0..rounds)
-                .map(|_| (case.run)(&rt, &mt, n) as f64 / n as f64)
-                .collect(),
-        );
-        let base = *baseline.get_or_insert(per_iter);
+        }
+    };
+
+    // Rounds interleave the cases, and each case's ratio is taken to the baseline of
+    // its own round: slow drifts of the machine (other load, frequency) then cancel
+    // out of the ratios instead of landing on whichever case ran during them.
+    for case in &cases {
+        (case.run)(&rt, &mt, iterations(case) / 10); // warm up (stack pool, allocator, caches)
+    }
+    let mut ns = vec![Vec::new(); cases.len()];
+    let mut ratios = vec![Vec::new(); cases.len()];
+    for _ in 0..rounds {
+        let per_iter: Vec<f64> = cases
+            .iter()
+            .map(|case| {
+                let n = iterations(case);
+                (case.run)(&rt, &mt, n) as f64 / n as f64
+            })
+            .collect();
+        for (i, t) in per_iter.iter().enumerate() {
+            ns[i].push(*t);
+            ratios[i].push(t / per_iter[0]);
+        }
+    }
+
+    println!(
+        "stackportal engine benchmark: {iters} iterations per case ({peer_iters} for peers), {rounds} rounds"
+    );
+    println!(
+        "tokio current-thread runtime; medians over the rounds; each ratio is to the bare \
+         checkpoint of the same round\n"
+    );
+    println!("| {:<78} | {:>10} | {:>7} |", "case", "ns/iter", "ratio");
+    println!("|{:-<80}|{:->12}|{:->9}|", "", "", "");
+    for (i, case) in cases.iter().enumerate() {
         println!(
             "| {:<78} | {:>10.1} | {:>6.2}x |",
             case.name,
-            per_iter,
-            per_iter / base
+            median(ns[i].clone()),
+            median(ratios[i].clone())
         );
     }
 }

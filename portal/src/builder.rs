@@ -6,7 +6,7 @@ use std::future::IntoFuture;
 use std::rc::Rc;
 use std::sync::OnceLock;
 
-use crate::engine::{await_, Cleanup, Portal, Spawner};
+use crate::engine::{await_, Cleanup, Extras, Portal, Spawner};
 
 /// Stack size of a portal unless configured otherwise: 2 MiB, the size of a thread
 /// stack spawned by `std::thread`. It is reserved address space; only the pages the
@@ -200,7 +200,11 @@ impl Builder {
         T: 'static,
     {
         let stack_size = self.resolved_stack_size();
-        Portal::new(body, stack_size, self.name, self.spawner)
+        let extras = match (self.name, self.spawner) {
+            (None, None) => None,
+            (name, spawner) => Some(Box::new(Extras { name, spawner })),
+        };
+        Portal::new(body, stack_size, extras)
     }
 }
 

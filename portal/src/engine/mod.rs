@@ -61,8 +61,9 @@ type Co<T> = Coroutine<Resume, (), Outcome<T>, DefaultStack>;
 /// What the portal tells its coroutine on each resume.
 #[derive(Clone, Copy)]
 enum Resume {
-    /// Run on: `Frame::cx` holds the context of the poll in progress.
-    Poll,
+    /// Run on: the portal's frame (where it is now; it may move between polls), whose
+    /// `cx` holds the context of the poll in progress.
+    Poll(*const Frame),
     /// The portal is being dropped: unwind the stack and finish.
     Cancel,
 }
@@ -125,11 +126,17 @@ pub(crate) struct Frame {
     tearing_down: Cell<bool>,
 }
 
+/// What a [`Builder`](crate::Builder) may add to a portal.
+pub(crate) struct Extras {
+    /// For diagnostics (the stack-overflow message); see `Builder::name`.
+    pub(crate) name: Option<Box<str>>,
+    pub(crate) spawner: Option<Spawner>,
+}
+
 /// State that lives in the root frame of the portal's own stack while its code runs.
 struct Root {
-    /// For diagnostics (the stack-overflow message); see `Builder::name`.
-    name: Option<Box<str>>,
-    spawner: Option<Spawner>,
+    /// Rarely set, so kept behind one pointer: creating and dropping `None` is free.
+    extras: Option<Box<Extras>>,
     /// Guard cleanups dropped while the portal's code was unwinding from a panic; they
     /// run, in order, once the unwind has reached the portal's root.
     deferred: RefCell<Vec<Cleanup>>,
@@ -261,30 +268,22 @@ fn no_portal() -> ! {
 /// assert_eq!(out, 42);
 /// ```
 #[track_caller]
-#[inline]
+// Always inlined in optimised builds (see below); in debug builds, where inlining only
+// grows every caller's stack frame, an ordinary hint.
+#[cfg_attr(not(debug_assertions), inline(always))]
+#[cfg_attr(debug_assertions, inline)]
 pub fn await_<F: IntoFuture>(future: F) -> F::Output {
+    // Inlined into every caller: each call level between the user's code and the stack
+    // switch costs a mispredicted return after every switch, so the hot path is kept
+    // small and flat, and everything else lives in cold functions.
     let mut frame = current();
-    if frame.is_null() {
-        drop(future);
-        no_portal();
-    }
-    let sp = stack_pointer();
-    {
-        // SAFETY: see `whereabouts`: a non-null `CURRENT` is a live frame.
-        let f = unsafe { &*frame };
-        if sp < f.stack_lo || sp >= f.stack_hi {
-            drop(future);
-            panic!(
-                "stackportal::await_ called on a stack that does not belong to the running \
-                 portal (inside a foreign coroutine or `Yielder::on_parent_stack`?). Call it \
-                 from the code the portal runs."
-            );
-        }
+    if frame.is_null() || !runs_on(frame) {
+        misuse(frame, future);
     }
     let mut future = pin!(future.into_future());
     loop {
-        // SAFETY: `frame` is `CURRENT`, read at the start or right after the last
-        // resume, and we are on its stack: it is alive for the duration of this poll.
+        // SAFETY: `frame` is `CURRENT`, read at the start or passed by the resume that
+        // woke us, and we are on its stack: it is alive for the duration of this poll.
         let f = unsafe { &*frame };
         if f.tearing_down.get() {
             return poll_once_while_tearing_down(future);
@@ -301,13 +300,45 @@ pub fn await_<F: IntoFuture>(future: F) -> F::Output {
         // SAFETY: the yielder was stored by this frame's coroutine on its first resume
         // and lives at the root of the coroutine stack we are running on.
         let yielder = unsafe { &*f.yielder.get() };
-        match yielder.suspend(()) {
-            Resume::Poll => {}
-            Resume::Cancel => panic::resume_unwind(Box::new(Cancelled)),
-        }
-        // The portal may have moved between polls; `poll` refreshed `CURRENT`.
-        frame = current();
+        // The portal may have moved between polls: each resume says where it is now.
+        frame = match yielder.suspend(()) {
+            Resume::Poll(frame) => frame,
+            Resume::Cancel => cancelled(),
+        };
     }
+}
+
+/// Whether the caller runs on the stack of the portal whose frame is `frame`.
+#[inline(always)]
+fn runs_on(frame: *const Frame) -> bool {
+    let sp = stack_pointer();
+    // SAFETY: see `whereabouts`: a non-null `CURRENT` is a live frame.
+    let f = unsafe { &*frame };
+    sp >= f.stack_lo && sp < f.stack_hi
+}
+
+/// `await_` outside a portal, or on a stack that is not the running portal's: drops
+/// the future and panics with what to do.
+#[cold]
+#[inline(never)]
+#[track_caller]
+fn misuse<F>(frame: *const Frame, future: F) -> ! {
+    drop(future);
+    if frame.is_null() {
+        no_portal();
+    }
+    panic!(
+        "stackportal::await_ called on a stack that does not belong to the running \
+         portal (inside a foreign coroutine or `Yielder::on_parent_stack`?). Call it \
+         from the code the portal runs."
+    );
+}
+
+/// The owner dropped the portal while `await_` was suspended: unwind its stack.
+#[cold]
+#[inline(never)]
+fn cancelled() -> ! {
+    panic::resume_unwind(Box::new(Cancelled))
 }
 
 #[cold]
@@ -374,34 +405,38 @@ impl<T> fmt::Debug for Portal<T> {
 }
 
 impl<T: 'static> Portal<T> {
-    pub(crate) fn new<F>(
-        body: F,
-        stack_size: usize,
-        name: Option<Box<str>>,
-        spawner: Option<Spawner>,
-    ) -> Self
+    pub(crate) fn new<F>(body: F, stack_size: usize, extras: Option<Box<Extras>>) -> Self
     where
         F: FnOnce() -> T + 'static,
     {
         overflow::install();
         let stack = stacks::take(stack_size);
         let stack_hi = stack.base().get();
-        let co = Coroutine::with_stack(stack, move |yielder: &Yielder<Resume, ()>, _: Resume| {
-            let root = Root {
-                name,
-                spawner,
-                deferred: RefCell::new(Vec::new()),
-            };
-            // SAFETY: the first resume comes from `Portal::poll`, which set `CURRENT`
-            // to this portal's frame (see `enter`); a portal that is dropped before
-            // its first poll is never resumed.
-            let frame = unsafe { &*current() };
-            frame.yielder.set(yielder);
-            frame.root.set(&root);
-            let outcome = panic::catch_unwind(AssertUnwindSafe(body));
-            run_deferred(outcome)
-            // `root` is dropped here, when nothing on this stack can reach it any more.
-        });
+        let co = Coroutine::with_stack(
+            stack,
+            move |yielder: &Yielder<Resume, ()>, first: Resume| {
+                let root = Root {
+                    extras,
+                    deferred: RefCell::new(Vec::new()),
+                };
+                // The first resume is always a poll: a portal dropped before its first poll
+                // is never resumed.
+                let Resume::Poll(frame) = first else {
+                    unreachable!("a portal's first resume is a poll");
+                };
+                // SAFETY: `Portal::poll` passes its own frame, alive for the whole poll.
+                let frame = unsafe { &*frame };
+                frame.yielder.set(yielder);
+                frame.root.set(&root);
+                let outcome = panic::catch_unwind(AssertUnwindSafe(body));
+                if root.deferred.borrow().is_empty() {
+                    outcome
+                } else {
+                    run_deferred(outcome)
+                }
+                // `root` is dropped here, when nothing on this stack can reach it any more.
+            },
+        );
         Portal {
             co: Some(co),
             frame: Frame {
@@ -463,7 +498,8 @@ impl<T> Future for Portal<T> {
         this.frame
             .cx
             .set(ptr::from_mut(cx).cast::<Context<'static>>());
-        let result = enter(&this.frame, || co.resume(Resume::Poll));
+        let frame: *const Frame = &this.frame;
+        let result = enter(&this.frame, || co.resume(Resume::Poll(frame)));
         this.frame.cx.set(ptr::null_mut());
         match result {
             CoroutineResult::Yield(()) => Poll::Pending,
@@ -481,7 +517,17 @@ impl<T> Future for Portal<T> {
 }
 
 impl<T> Drop for Portal<T> {
+    #[inline]
     fn drop(&mut self) {
+        if self.co.is_some() {
+            self.drop_unfinished();
+        }
+    }
+}
+
+impl<T> Portal<T> {
+    #[cold]
+    fn drop_unfinished(&mut self) {
         let Some(mut co) = self.co.take() else {
             return;
         };
@@ -587,7 +633,8 @@ pub(crate) fn hand_off(cleanup: Cleanup) {
         let f = unsafe { &*frame };
         // SAFETY: every frame in the chain belongs to a portal whose coroutine is
         // running (it was entered and has not returned), so its root frame is alive.
-        if let Some(spawner) = unsafe { f.root.get().as_ref() }.and_then(|r| r.spawner.as_ref()) {
+        let extras = unsafe { f.root.get().as_ref() }.and_then(|r| r.extras.as_deref());
+        if let Some(spawner) = extras.and_then(|e| e.spawner.as_ref()) {
             spawner(cleanup);
             return;
         }
@@ -620,7 +667,8 @@ fn overflowed_portal(addr: usize) -> Option<(usize, &'static str)> {
         if addr >= f.stack_lo - overflow::page_size() && addr < f.stack_lo {
             // SAFETY: a frame in the chain is of a running portal: its root is alive.
             let root = unsafe { f.root.get().as_ref() };
-            let name = root.and_then(|r| r.name.as_deref()).unwrap_or("");
+            let extras = root.and_then(|r| r.extras.as_deref());
+            let name = extras.and_then(|e| e.name.as_deref()).unwrap_or("");
             // SAFETY: see above; the process never returns to code that could drop it.
             let name: &'static str = unsafe { &*(name as *const str) };
             return Some((f.stack_hi - f.stack_lo, name));
