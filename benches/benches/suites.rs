@@ -31,8 +31,11 @@
 //!    `benches/results/io_bound_tests[-quick].svg` (wall time against the number of
 //!    tests that each await a 100 ms timer).
 //!
+//! The chart's raw runs are also written to `io_bound_tests[-quick].csv`.
+//!
 //! Flags (after `--`): `--quick`; `--repeats N`; `--timeout SECS`;
-//! `--only W1,W3,...` (workloads to run; `chart` for the chart).
+//! `--only W1,W3,...` (workloads to run; `chart` for the chart); `--replot` (only
+//! redraw the SVG from the CSV).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -73,6 +76,8 @@ struct Config {
     suspended_tests: usize,
     /// Workloads to run (None = all).
     only: Option<Vec<String>>,
+    /// Only redraw the chart from the CSV of an earlier run.
+    replot: bool,
 }
 
 impl Config {
@@ -89,6 +94,7 @@ impl Config {
             http_requests: 20,
             suspended_tests: 10_000,
             only: None,
+            replot: false,
         }
     }
 
@@ -105,6 +111,7 @@ impl Config {
             http_requests: 20,
             suspended_tests: 1_000,
             only: None,
+            replot: false,
         }
     }
 
@@ -143,6 +150,7 @@ impl Config {
                         Duration::from_secs(value(arg).parse().expect("--timeout SECS"))
                 }
                 "--only" => config.only = Some(value(arg).split(',').map(str::to_string).collect()),
+                "--replot" => config.replot = true,
                 // `--quick` is handled above; cargo passes `--bench`.
                 _ => {}
             }
@@ -172,6 +180,17 @@ impl Peer {
             Peer::BlockOn => "libtest + #[test] + shared runtime (block_on)",
             Peer::LibtestPlain => "libtest + #[test], no runtime",
         }
+    }
+
+    fn from_slug(slug: &str) -> Option<Peer> {
+        [
+            Peer::Portaltest,
+            Peer::TokioTest,
+            Peer::BlockOn,
+            Peer::LibtestPlain,
+        ]
+        .into_iter()
+        .find(|p| p.slug() == slug)
     }
 
     fn slug(self) -> &'static str {
@@ -364,7 +383,7 @@ use std::net::SocketAddr;
 use std::sync::LazyLock;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 
 /// The shared runtime of the block-on peer (multi-thread, one worker per CPU).
 pub static RT: LazyLock<tokio::runtime::Runtime> = LazyLock::new(|| {
@@ -387,7 +406,11 @@ const RESPONSE: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent
 /// Starts an HTTP/1.1 server on 127.0.0.1 on the current runtime; every request
 /// is answered after 1 ms of simulated latency. Returns its address.
 pub async fn start_server() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    // A backlog large enough for every client to connect at once (`TcpListener::bind`
+    // uses 128: SYNs beyond it are dropped and retried a second later).
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let listener = socket.listen(4096).unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
         loop {
@@ -747,6 +770,7 @@ impl Stats {
 }
 
 /// Runs the binaries of the generated project.
+#[derive(Clone)]
 struct Runner {
     binaries: BTreeMap<String, PathBuf>,
     logs: PathBuf,
@@ -1014,7 +1038,13 @@ fn run_workloads(runner: &Runner, config: &Config) -> (Vec<Row>, Chart) {
                 args = vec!["--test-threads".into(), n.to_string()];
                 format!("--test-threads {n} (an OS thread per test)")
             };
-            let all = runner.measure(&name, &args, &[], reps);
+            // Every test is suspended within a second or two; a run still going after
+            // a minute is stuck (a test that could not start never reaches the barrier).
+            let short = Runner {
+                timeout: runner.timeout.min(Duration::from_secs(60)),
+                ..runner.clone()
+            };
+            let all = short.measure(&name, &args, &[], reps);
             let single_args = vec!["--exact".to_string(), one.clone()];
             let single = runner.measure(&name, &single_args, &[("SUITE_GATE", "1")], reps);
             let per_test =
@@ -1131,8 +1161,16 @@ fn machine() -> String {
         .output()
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
         .unwrap_or_default();
+    let open_files = fs::read_to_string("/proc/self/limits")
+        .ok()
+        .and_then(|l| {
+            l.lines()
+                .find(|l| l.starts_with("Max open files"))
+                .and_then(|l| l.split_whitespace().nth(3).map(str::to_string))
+        })
+        .unwrap_or_else(|| "?".into());
     format!(
-        "{model}, {cores} cores, {mem_gib} GiB RAM, Linux {}, {rustc}",
+        "{model}, {cores} cores, {mem_gib} GiB RAM, Linux {}, open-file limit {open_files}, {rustc}",
         kernel.trim()
     )
 }
@@ -1204,6 +1242,8 @@ fn chart_svg(path: &Path, chart: &Chart, subtitle: &str) {
     ctx.configure_mesh()
         .x_desc(format!("number of tests (log scale); {subtitle}"))
         .y_desc("wall time, s (log scale)")
+        .x_labels(20)
+        .y_labels(20)
         .x_label_formatter(&|x| format!("{x:.0}"))
         .y_label_formatter(&|y| {
             if *y < 1.0 {
@@ -1237,6 +1277,61 @@ fn chart_svg(path: &Path, chart: &Chart, subtitle: &str) {
     root.present().unwrap();
 }
 
+/// The chart's runs as CSV: `peer,tests,run,wall_s,max_rss_kib,end`.
+fn chart_csv(chart: &Chart) -> String {
+    let mut out = String::from("peer,tests,run,wall_s,max_rss_kib,end\n");
+    for (peer, points) in chart {
+        for (count, stats) in points {
+            for (i, run) in stats.runs.iter().enumerate() {
+                let end = match run.end {
+                    End::Passed => "passed".to_string(),
+                    End::Failed(code) => format!("failed:{code}"),
+                    End::TimedOut => "timed-out".to_string(),
+                };
+                let _ = writeln!(
+                    out,
+                    "{},{count},{i},{:.6},{},{end}",
+                    peer.slug(),
+                    run.wall.as_secs_f64(),
+                    run.max_rss_kib
+                );
+            }
+        }
+    }
+    out
+}
+
+/// Reads what [`chart_csv`] wrote.
+fn parse_chart_csv(text: &str) -> Chart {
+    let mut chart: Chart = Vec::new();
+    for line in text.lines().skip(1) {
+        let f: Vec<&str> = line.split(',').collect();
+        let (Some(peer), [_, count, _, wall, rss, end]) = (Peer::from_slug(f[0]), f.as_slice())
+        else {
+            continue;
+        };
+        let run = Run {
+            wall: Duration::from_secs_f64(wall.parse().unwrap()),
+            max_rss_kib: rss.parse().unwrap(),
+            end: match *end {
+                "passed" => End::Passed,
+                "timed-out" => End::TimedOut,
+                other => End::Failed(other.trim_start_matches("failed:").parse().unwrap_or(-1)),
+            },
+        };
+        let count: usize = count.parse().unwrap();
+        if chart.last().is_none_or(|(p, _)| *p != peer) {
+            chart.push((peer, Vec::new()));
+        }
+        let points = &mut chart.last_mut().unwrap().1;
+        match points.last_mut() {
+            Some((c, stats)) if *c == count => stats.runs.push(run),
+            _ => points.push((count, Stats { runs: vec![run] })),
+        }
+    }
+    chart
+}
+
 fn main() {
     let config = Config::from_args();
     let total = Instant::now();
@@ -1252,6 +1347,16 @@ fn main() {
         .nth(3)
         .expect("bench binary lives in <target>/<profile>/deps")
         .to_path_buf();
+    let results = bench_dir.join("results");
+    let suffix = if config.quick { "-quick" } else { "" };
+    let svg = results.join(format!("io_bound_tests{suffix}.svg"));
+    let csv = results.join(format!("io_bound_tests{suffix}.csv"));
+    if config.replot {
+        let chart = parse_chart_csv(&fs::read_to_string(&csv).expect("read the chart's CSV"));
+        chart_svg(&svg, &chart, &machine());
+        eprintln!("chart: {}", svg.display());
+        return;
+    }
     let root = target_dir.join("bench-suites");
     let project = root.join(config.mode());
     eprintln!(
@@ -1273,7 +1378,6 @@ fn main() {
     let (rows, chart) = run_workloads(&runner, &config);
 
     let machine = machine();
-    let suffix = if config.quick { "-quick" } else { "" };
     let command = format!(
         "cargo bench -p benches --bench suites{}",
         if config.quick { " -- --quick" } else { "" }
@@ -1301,13 +1405,14 @@ fn main() {
         total.elapsed().as_secs_f64()
     );
     println!("{md}");
-    let results = bench_dir.join("results");
     fs::create_dir_all(&results).expect("results dir");
-    if !rows.is_empty() {
+    // A partial run (`--only`) prints its rows but leaves the committed results alone.
+    let complete = config.only.is_none();
+    if complete {
         fs::write(results.join(format!("suites{suffix}.md")), &md).expect("write table");
     }
-    if !chart.is_empty() {
-        let svg = results.join(format!("io_bound_tests{suffix}.svg"));
+    if complete {
+        fs::write(&csv, chart_csv(&chart)).expect("write the chart's CSV");
         chart_svg(&svg, &chart, &machine);
         eprintln!("chart: {}", svg.display());
     }
@@ -1337,7 +1442,11 @@ Notes:
   are suspended at once before any finishes. Per-test RSS = (peak RSS of the whole run - peak
   RSS of the same binary running one test with `--exact` and a barrier of 1) / (n - 1). libtest
   runs at most `--test-threads` tests at a time, so the peers run with `--test-threads n`: an OS
-  thread per test (and for `#[tokio::test]` a runtime per test).
+  thread per test (and for `#[tokio::test]` a runtime per test). A run of workload 4 still going
+  after 60 s is stuck and killed: with `#[tokio::test]` every runtime holds 3 file descriptors
+  (epoll, eventfd, ...), so once 3 x tests exceed the open-file limit (`ulimit -n`, on the machine
+  line above) a test cannot build its runtime and fails, and the tests already in flight wait for
+  the barrier forever.
 - Workload 5 runs the trivial binaries with `--list --format terse` (nextest's listing) and
   `--exact NAME` (nextest runs every test that way, one process each).
 ";
