@@ -33,6 +33,12 @@
 //!
 //! The chart's raw runs are also written to `io_bound_tests[-quick].csv`.
 //!
+//! How long it takes on the 2-vCPU machine of `results/`: the full mode about 27 min
+//! (building the generated project 2-4.5 min, most of the rest is the libtest peers'
+//! timer runs: 1,000 x 100 ms on 2 test threads is 50 s a run); the quick mode about
+//! 1.5 min from a clean target directory (bench and generated project built from
+//! scratch) and under 1 min when already built.
+//!
 //! Flags (after `--`): `--quick`; `--repeats N`; `--timeout SECS`;
 //! `--only W1,W3,...` (workloads to run; `chart` for the chart); `--replot` (only
 //! redraw the SVG from the CSV).
@@ -1260,8 +1266,16 @@ fn chart_svg(path: &Path, chart: &Chart, subtitle: &str) {
         RGBColor(0, 158, 115),
     ];
     for ((peer, pts), color) in points.iter().zip(colors) {
-        let style = ShapeStyle::from(&color).stroke_width(2);
-        ctx.draw_series(LineSeries::new(pts.iter().copied(), style))
+        // The two libtest peers nearly coincide: #[tokio::test] is drawn wide and the
+        // block-on peer dashed on top of it, so both stay visible.
+        let width = if *peer == Peer::TokioTest { 6 } else { 2 };
+        let style = ShapeStyle::from(&color).stroke_width(width);
+        let series = if *peer == Peer::BlockOn {
+            ctx.draw_series(DashedLineSeries::new(pts.iter().copied(), 10, 6, style))
+        } else {
+            ctx.draw_series(LineSeries::new(pts.iter().copied(), style))
+        };
+        series
             .unwrap()
             .label(peer.label())
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
