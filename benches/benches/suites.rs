@@ -1250,7 +1250,20 @@ fn chart_svg(path: &Path, chart: &Chart, subtitle: &str) {
         .y_desc("wall time, s (log scale)")
         .x_labels(20)
         .y_labels(20)
-        .x_label_formatter(&|x| format!("{x:.0}"))
+        // Only the 1-2-5 values: plotters' log axis also labels 30, 40, ... 900, which
+        // crowd into each other.
+        .x_label_formatter(&|x| {
+            let v = x.round();
+            let nice = [1.0, 2.0, 5.0].iter().any(|m| {
+                let decade = v / m;
+                decade >= 1.0 && (decade.log10() - decade.log10().round()).abs() < 1e-9
+            });
+            if nice && (x - v).abs() < 1e-6 {
+                format!("{v:.0}")
+            } else {
+                String::new()
+            }
+        })
         .y_label_formatter(&|y| {
             if *y < 1.0 {
                 format!("{y:.2}")
