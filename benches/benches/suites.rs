@@ -834,6 +834,33 @@ struct Row {
     target: String,
 }
 
+impl Row {
+    /// A row of a timed run of `peer`, with its ratio to portaltest's run `base`.
+    fn timed(
+        workload: String,
+        peer: Peer,
+        how: String,
+        stats: Stats,
+        base: &Stats,
+        target: String,
+    ) -> Row {
+        let ratio = if peer == Peer::Portaltest {
+            "1".into()
+        } else {
+            ratio(&stats, base)
+        };
+        Row {
+            workload,
+            peer: peer.label().into(),
+            how,
+            stats,
+            derived: None,
+            ratio,
+            target,
+        }
+    }
+}
+
 fn secs(s: f64) -> String {
     if s < 1.0 {
         format!("{:.1} ms", s * 1000.0)
@@ -907,19 +934,14 @@ fn run_workloads(runner: &Runner, config: &Config) -> (Vec<Row>, Chart) {
                 } else {
                     String::new()
                 };
-                rows.push(Row {
-                    workload: format!("1. {} tests await a 100 ms timer", config.timer_tests),
-                    peer: peer.label().into(),
-                    how: "default --test-threads".into(),
-                    ratio: if peer == Peer::Portaltest {
-                        "1".into()
-                    } else {
-                        ratio(&stats, &base)
-                    },
+                rows.push(Row::timed(
+                    format!("1. {} tests await a 100 ms timer", config.timer_tests),
+                    peer,
+                    "default --test-threads".into(),
                     stats,
-                    derived: None,
+                    &base,
                     target,
-                });
+                ));
             }
         }
     }
@@ -948,19 +970,14 @@ fn run_workloads(runner: &Runner, config: &Config) -> (Vec<Row>, Chart) {
             } else {
                 String::new()
             };
-            rows.push(Row {
-                workload: format!("2. {} trivial tests", config.trivial_tests),
-                peer: peer.label().into(),
-                how: "default --test-threads".into(),
-                ratio: if peer == Peer::Portaltest {
-                    "1".into()
-                } else {
-                    ratio(&stats, &base)
-                },
+            rows.push(Row::timed(
+                format!("2. {} trivial tests", config.trivial_tests),
+                peer,
+                "default --test-threads".into(),
                 stats,
-                derived: None,
+                &base,
                 target,
-            });
+            ));
         }
     }
 
@@ -999,19 +1016,14 @@ fn run_workloads(runner: &Runner, config: &Config) -> (Vec<Row>, Chart) {
                     String::new(),
                 ),
             };
-            rows.push(Row {
-                workload: workload.clone(),
-                peer: peer.label().into(),
+            rows.push(Row::timed(
+                workload.clone(),
+                peer,
                 how,
-                ratio: if peer == Peer::Portaltest {
-                    "1".into()
-                } else {
-                    ratio(&stats, &base)
-                },
                 stats,
-                derived: None,
+                &base,
                 target,
-            });
+            ));
         }
         rows.push(Row {
             workload,
@@ -1124,19 +1136,14 @@ fn run_workloads(runner: &Runner, config: &Config) -> (Vec<Row>, Chart) {
                 } else {
                     String::new()
                 };
-                rows.push(Row {
-                    workload: format!("5. `{what}` on a {}-test binary", config.trivial_tests),
-                    peer: peer.label().into(),
-                    how: String::new(),
-                    ratio: if peer == Peer::Portaltest {
-                        "1".into()
-                    } else {
-                        ratio(&stats, &base)
-                    },
+                rows.push(Row::timed(
+                    format!("5. `{what}` on a {}-test binary", config.trivial_tests),
+                    peer,
+                    String::new(),
                     stats,
-                    derived: None,
+                    &base,
                     target,
-                });
+                ));
             }
         }
     }
