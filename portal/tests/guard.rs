@@ -190,8 +190,15 @@ fn spawn_local_registers_a_spawner() {
         tokio::task::yield_now().await;
         task.abort();
         assert!(task.await.unwrap_err().is_cancelled());
-        // The cleanup was spawned on the LocalSet; give it time to finish.
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        // The cleanup was spawned on the LocalSet: wait until it has run (a spawner
+        // that dropped it would leave the log empty and time out here).
+        tokio::time::timeout(Duration::from_secs(10), async move {
+            while l.borrow().is_empty() {
+                tokio::task::yield_now().await;
+            }
+        })
+        .await
+        .expect("the handed-over cleanup never ran");
     });
     assert_eq!(*log.borrow(), ["cleanup task guard"]);
 }
