@@ -14,11 +14,12 @@ use corosensei::stack::DefaultStack;
 /// a full pool of typical (shallow) stacks costs a few MiB of resident memory.
 pub(crate) const POOL_CAP: usize = 256;
 
-type Sized = (usize, DefaultStack);
+/// A pooled stack and its usable size.
+type SizedStack = (usize, DefaultStack);
 
 thread_local! {
-    static HOT: Cell<Option<Sized>> = const { Cell::new(None) };
-    static POOL: RefCell<Vec<Sized>> = const { RefCell::new(Vec::new()) };
+    static HOT: Cell<Option<SizedStack>> = const { Cell::new(None) };
+    static POOL: RefCell<Vec<SizedStack>> = const { RefCell::new(Vec::new()) };
 }
 
 /// A stack with `size` usable bytes: from the pool, or freshly mapped.
@@ -56,7 +57,7 @@ pub(crate) fn give(size: usize, stack: DefaultStack) {
     // During thread teardown `try_with` fails and drops (unmaps) the stack.
 }
 
-fn park(entry: Sized) {
+fn park(entry: SizedStack) {
     let _ = POOL.try_with(|pool| {
         let mut pool = pool.borrow_mut();
         if pool.len() < POOL_CAP {

@@ -173,7 +173,8 @@ pub(crate) enum Where {
 
 pub(crate) fn whereabouts() -> Where {
     let frame = current();
-    if frame.is_null() {
+    // Off a portal's stack: none running, or a foreign coroutine, `on_parent_stack`, ...
+    if frame.is_null() || !runs_on(frame) {
         return Where::Outside;
     }
     // SAFETY: `CURRENT` only ever holds null or the frame of a portal whose `poll` or
@@ -181,11 +182,6 @@ pub(crate) fn whereabouts() -> Where {
     // value before that call returns, also on unwind), so the frame is alive and is
     // only accessed through shared references and `Cell`s.
     let frame = unsafe { &*frame };
-    let sp = stack_pointer();
-    if sp < frame.stack_lo || sp >= frame.stack_hi {
-        // On another stack (a foreign coroutine, `on_parent_stack`, ...).
-        return Where::Outside;
-    }
     if frame.tearing_down.get() {
         Where::TearingDown
     } else {
@@ -432,7 +428,7 @@ impl<T: 'static> Portal<T> {
                 if root.deferred.borrow().is_empty() {
                     outcome
                 } else {
-                    run_deferred(outcome)
+                    run_deferred(&root, outcome)
                 }
                 // `root` is dropped here, when nothing on this stack can reach it any more.
             },
@@ -577,13 +573,11 @@ pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> &str {
 
 /// Runs at the root of a portal's stack once its body has returned or unwound: awaits
 /// the guard cleanups that were deferred because they were dropped during a panic.
-fn run_deferred<T>(mut outcome: Outcome<T>) -> Outcome<T> {
+fn run_deferred<T>(root: &Root, mut outcome: Outcome<T>) -> Outcome<T> {
     loop {
         // SAFETY: we are at the root of the coroutine stack of the frame in `CURRENT`
-        // (refreshed by the resume that brought us here).
+        // (refreshed by the resume that brought us here, after any `await_` below).
         let frame = unsafe { &*current() };
-        // SAFETY: set on the first resume to the `Root` in the closure that called us.
-        let root = unsafe { &*frame.root.get() };
         let next = {
             let mut deferred = root.deferred.borrow_mut();
             // In the order they were dropped; there are rarely more than a few.
