@@ -659,7 +659,7 @@ impl RunState {
                 this.printer.borrow_mut().started(&test.name);
                 let verdict = Attributed {
                     slot,
-                    fut: Box::pin(this.run_test(slot, test.def)),
+                    fut: Box::pin(this.run_test(slot, test.def, &test.name)),
                     ctx: this.ctx.clone(),
                     label: None,
                 }
@@ -714,7 +714,7 @@ impl RunState {
         (counts, failures, successes, teardown_errors)
     }
 
-    async fn run_test(&self, slot: usize, def: &'static TestDef) -> Verdict {
+    async fn run_test(&self, slot: usize, def: &'static TestDef, name: &str) -> Verdict {
         let (limit, why) = match (def.timeout_ms, &self.env_timeout) {
             (Some(ms), _) => {
                 let d = Duration::from_millis(ms);
@@ -727,7 +727,7 @@ impl RunState {
             (None, None) => (None, String::new()),
         };
         let portal: Portal<Result<(), String>> = stackportal::Builder::new()
-            .name(test_name(def)) // a stack overflow says which test overflowed
+            .name(name) // a stack overflow says which test overflowed
             .cleanup_spawner(cleanup_spawner(self.ctx.clone(), Some(slot)))
             .run_sync(def.run);
         let caught = CatchUnwind(portal);
