@@ -1,6 +1,7 @@
 //! A typed async client for the service, as a real consumer would write one.
 
 use futures_core::Stream;
+use reqwest::RequestBuilder;
 use serde::de::DeserializeOwned;
 
 use crate::model::{ApiError, NewNote, Note, Page, UpdateNote};
@@ -35,6 +36,15 @@ async fn decode<T: DeserializeOwned>(resp: reqwest::Response) -> Result<T, ApiEr
     }))
 }
 
+async fn send(req: RequestBuilder) -> Result<reqwest::Response, ApiError> {
+    req.send().await.map_err(transport)
+}
+
+/// Sends `req` and decodes a JSON answer, or the service's error.
+async fn call<T: DeserializeOwned>(req: RequestBuilder) -> Result<T, ApiError> {
+    decode(send(req).await?).await
+}
+
 impl Client {
     /// A client for the server at `base` (e.g. `http://127.0.0.1:41234`).
     pub fn new(base: impl Into<String>) -> Self {
@@ -44,26 +54,17 @@ impl Client {
         }
     }
 
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
     pub async fn health(&self) -> Result<String, ApiError> {
-        let resp = self
-            .http
-            .get(format!("{}/health", self.base))
-            .send()
-            .await
-            .map_err(transport)?;
+        let resp = send(self.http.get(self.url("/health"))).await?;
         resp.text().await.map_err(transport)
     }
 
     pub async fn create(&self, note: &NewNote) -> Result<Note, ApiError> {
-        decode(
-            self.http
-                .post(format!("{}/notes", self.base))
-                .json(note)
-                .send()
-                .await
-                .map_err(transport)?,
-        )
-        .await
+        call(self.http.post(self.url("/notes")).json(note)).await
     }
 
     /// Posts a raw body, for testing how the service rejects malformed input.
@@ -74,44 +75,27 @@ impl Client {
     ) -> Result<Note, ApiError> {
         let req = self
             .http
-            .post(format!("{}/notes", self.base))
+            .post(self.url("/notes"))
             .header("content-type", content_type)
             .body(body);
-        decode(req.send().await.map_err(transport)?).await
+        call(req).await
     }
 
     pub async fn get(&self, id: i64) -> Result<Note, ApiError> {
-        decode(
-            self.http
-                .get(format!("{}/notes/{id}", self.base))
-                .send()
-                .await
-                .map_err(transport)?,
-        )
-        .await
+        call(self.http.get(self.url(&format!("/notes/{id}")))).await
     }
 
     /// GET on an arbitrary path, for testing invalid ids and parameters.
     pub async fn get_path<T: DeserializeOwned>(&self, path: &str) -> Result<T, ApiError> {
-        decode(
-            self.http
-                .get(format!("{}{path}", self.base))
-                .send()
-                .await
-                .map_err(transport)?,
-        )
-        .await
+        call(self.http.get(self.url(path))).await
     }
 
     pub async fn page(&self, limit: u32, after: Option<i64>) -> Result<Page, ApiError> {
-        let mut req = self
-            .http
-            .get(format!("{}/notes", self.base))
-            .query(&[("limit", limit)]);
+        let mut req = self.http.get(self.url("/notes")).query(&[("limit", limit)]);
         if let Some(after) = after {
             req = req.query(&[("after", after)]);
         }
-        decode(req.send().await.map_err(transport)?).await
+        call(req).await
     }
 
     /// Every note, fetched page by page as the stream is consumed.
@@ -139,24 +123,16 @@ impl Client {
     }
 
     pub async fn update(&self, id: i64, update: &UpdateNote) -> Result<Note, ApiError> {
-        decode(
+        call(
             self.http
-                .put(format!("{}/notes/{id}", self.base))
-                .json(update)
-                .send()
-                .await
-                .map_err(transport)?,
+                .put(self.url(&format!("/notes/{id}")))
+                .json(update),
         )
         .await
     }
 
     pub async fn delete(&self, id: i64) -> Result<(), ApiError> {
-        let resp = self
-            .http
-            .delete(format!("{}/notes/{id}", self.base))
-            .send()
-            .await
-            .map_err(transport)?;
+        let resp = send(self.http.delete(self.url(&format!("/notes/{id}")))).await?;
         if resp.status().is_success() {
             return Ok(());
         }
@@ -165,15 +141,8 @@ impl Client {
 
     /// `GET /slow?ms=N`: returns the delay the server reports.
     pub async fn slow(&self, ms: u64) -> Result<u64, ApiError> {
-        let v: serde_json::Value = decode(
-            self.http
-                .get(format!("{}/slow", self.base))
-                .query(&[("ms", ms)])
-                .send()
-                .await
-                .map_err(transport)?,
-        )
-        .await?;
+        let v: serde_json::Value =
+            call(self.http.get(self.url("/slow")).query(&[("ms", ms)])).await?;
         v["slept_ms"].as_u64().ok_or_else(|| ApiError {
             status: 0,
             error: format!("unexpected body {v}"),
