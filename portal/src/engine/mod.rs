@@ -1,26 +1,37 @@
 //! The unsafe core: the portal future, its stack switches, the per-thread record of
 //! which portal is running, and `await_`.
 //!
-//! Everything `unsafe` in stackportal lives in this module and in `overflow` beside
-//! it. The model:
+//! Everything `unsafe` in stackportal lives in this module and in `overflow` and
+//! `relay` beside it. The model:
 //!
 //! * A [`Portal`] owns a corosensei coroutine whose stack runs the user's code. Every
-//!   `poll` of the portal resumes the coroutine; the coroutine runs until it either
-//!   finishes or calls [`await_`] on a future that is not ready.
-//! * While a portal's coroutine runs, the thread-local `CURRENT` points at the
-//!   portal's [`Frame`], which holds the `Context` of the poll in progress and the
-//!   coroutine's `Yielder`. `await_` polls its future with that context and, on
-//!   `Pending`, suspends the coroutine: the portal's `poll` returns `Pending` and the
-//!   executor runs other tasks. The next `poll` of the portal hands a fresh context in.
-//! * `CURRENT` is set by `poll` (and `drop`) before each resume and restored after, so
-//!   nested portals form a chain and a suspended portal is never "current".
+//!   `poll` of the portal resumes the coroutine with a pointer to the poll's `Context`;
+//!   the coroutine runs until it either finishes or calls [`await_`] on a future that
+//!   is not ready, and then suspends.
+//! * The portal's [`Frame`] lives in the root frame of the coroutine's own stack, so its
+//!   address is stable for as long as any code on that stack runs, however the
+//!   `Portal` (which is `Unpin`) is moved between polls. The `Portal` itself holds no
+//!   pointer into it.
+//! * While a portal's code runs, the thread-local `CURRENT` points at its frame. The
+//!   code on the portal's stack maintains it: it sets it on every entry (the first
+//!   resume and every return from a suspension) and restores the previous value
+//!   before every exit (a suspension or the end). Nested portals form a chain through
+//!   `parent`, and a suspended portal is never current.
+//! * `await_` never hands the task's `Context` to the futures it polls: a `poll` frame
+//!   on a portal stack can outlive its call's turn (sync code inside it suspends the
+//!   stack, a later `Portal::poll` resumes it), so it would keep a `Context` that may be
+//!   gone. It hands them a `Context` around the frame's [`Relay`], a waker that lives as
+//!   long as the frame and forwards to the waker of the latest `Portal::poll`.
 //! * Dropping a suspended portal resumes its coroutine one last time with
 //!   `Resume::Cancel`; the pending `await_` then unwinds with a [`Cancelled`] payload,
 //!   running every destructor on the portal's stack exactly once, and the coroutine
-//!   finishes at its root. corosensei's own forced unwind is never used: our coroutine
-//!   always finishes before it is dropped.
+//!   finishes at its root. corosensei's own forced unwind is never used on a started
+//!   coroutine: ours always finishes before it is dropped.
+//! * Nothing suspends while the thread is unwinding from a panic: the panic count is
+//!   per thread, and every other task on it would see `thread::panicking()`.
 
 mod overflow;
+mod relay;
 
 pub(crate) use overflow::page_size;
 #[cfg(unix)]
@@ -30,6 +41,7 @@ use std::any::Any;
 use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::future::{Future, IntoFuture};
+use std::mem;
 use std::panic::{self, AssertUnwindSafe};
 use std::pin::{pin, Pin};
 use std::ptr;
@@ -39,6 +51,7 @@ use std::task::{Context, Poll, Waker};
 use corosensei::stack::{DefaultStack, Stack};
 use corosensei::{Coroutine, CoroutineResult, Yielder};
 
+use self::relay::Relay;
 use crate::stacks;
 
 /// A cleanup future handed from an [`AsyncGuard`](crate::AsyncGuard) to the cleanup
@@ -61,9 +74,8 @@ type Co<T> = Coroutine<Resume, (), Outcome<T>, DefaultStack>;
 /// What the portal tells its coroutine on each resume.
 #[derive(Clone, Copy)]
 enum Resume {
-    /// Run on: the portal's frame (where it is now; it may move between polls), whose
-    /// `cx` holds the context of the poll in progress.
-    Poll(*const Frame),
+    /// Run on, for the `Portal::poll` in progress, whose `Context` this is.
+    Poll(*mut Context<'static>),
     /// The portal is being dropped: unwind the stack and finish.
     Cancel,
 }
@@ -104,26 +116,28 @@ impl fmt::Display for Cancelled {
     }
 }
 
-/// Per-portal state that code running on the portal's stack reaches through `CURRENT`.
-///
-/// It lives inside the [`Portal`], which may move between polls (it is `Unpin`), so
-/// nothing keeps a reference to it across a suspension: `CURRENT` is refreshed on every
-/// resume and read again after every suspend. It is kept small because every portal
-/// future is moved around by the code that awaits it.
+/// Per-portal state, in the root frame of the portal's own stack (see the module docs).
+/// Code on that stack reaches it through `CURRENT`; nothing else holds a pointer to it.
 pub(crate) struct Frame {
-    /// The coroutine's yielder; set by the coroutine on its first resume.
-    yielder: Cell<*const Yielder<Resume, ()>>,
-    /// The `Context` of the poll in progress; null outside a poll.
+    /// The coroutine's yielder, at the root of the same stack.
+    yielder: *const Yielder<Resume, ()>,
+    /// The `Context` of the `Portal::poll` that resumed us last; null while tearing down.
+    /// Valid while code on this stack runs (that poll is on the call stack below it).
     cx: Cell<*mut Context<'static>>,
-    /// The portal that was current when this one was last entered (its enclosing one).
+    /// The waker that futures polled by `await_` see.
+    relay: Relay,
+    /// What `CURRENT` was when this portal was last entered (its enclosing portal).
     parent: Cell<*const Frame>,
-    /// State at the root of the coroutine's stack; set on the first resume.
-    root: Cell<*const Root>,
     /// Lowest usable stack address (just above the guard page) and the stack's base.
     stack_lo: usize,
     stack_hi: usize,
     /// Set once the owner dropped the portal: nothing may suspend any more.
     tearing_down: Cell<bool>,
+    /// The builder's extras, owned by the root of the coroutine; null if none.
+    extras: *const Extras,
+    /// Guard cleanups dropped while the portal's code was unwinding from a panic; they
+    /// run, in order, once the unwind has reached the portal's root.
+    deferred: RefCell<Vec<Cleanup>>,
 }
 
 /// What a [`Builder`](crate::Builder) may add to a portal.
@@ -131,15 +145,6 @@ pub(crate) struct Extras {
     /// For diagnostics (the stack-overflow message); see `Builder::name`.
     pub(crate) name: Option<Box<str>>,
     pub(crate) spawner: Option<Spawner>,
-}
-
-/// State that lives in the root frame of the portal's own stack while its code runs.
-struct Root {
-    /// Rarely set, so kept behind one pointer: creating and dropping `None` is free.
-    extras: Option<Box<Extras>>,
-    /// Guard cleanups dropped while the portal's code was unwinding from a panic; they
-    /// run, in order, once the unwind has reached the portal's root.
-    deferred: RefCell<Vec<Cleanup>>,
 }
 
 thread_local! {
@@ -150,15 +155,53 @@ thread_local! {
     static CURRENT: Cell<*const Frame> = const { Cell::new(ptr::null()) };
 }
 
+#[inline(always)]
 fn current() -> *const Frame {
-    CURRENT.try_with(Cell::get).unwrap_or(ptr::null())
+    CURRENT.with(Cell::get)
 }
 
-/// Address of a local: a cheap reading of where the stack pointer is.
+/// The stack pointer, read from the register: a local's address would do in most
+/// builds, but AddressSanitizer moves locals to a "fake stack" on the heap.
 #[inline(always)]
 fn stack_pointer() -> usize {
-    let marker = 0u8;
-    std::hint::black_box(&marker) as *const u8 as usize
+    let sp: usize;
+    // SAFETY: copies the stack pointer register into a general register; touches no
+    // memory, the stack or the flags.
+    #[cfg(target_arch = "x86_64")]
+    unsafe {
+        std::arch::asm!("mov {}, rsp", out(reg) sp, options(nomem, nostack, preserves_flags));
+    }
+    // SAFETY: as above.
+    #[cfg(target_arch = "x86")]
+    unsafe {
+        std::arch::asm!("mov {}, esp", out(reg) sp, options(nomem, nostack, preserves_flags));
+    }
+    // SAFETY: as above.
+    #[cfg(any(
+        target_arch = "aarch64",
+        target_arch = "arm",
+        target_arch = "riscv64",
+        target_arch = "riscv32",
+        target_arch = "loongarch64"
+    ))]
+    unsafe {
+        std::arch::asm!("mov {}, sp", out(reg) sp, options(nomem, nostack, preserves_flags));
+    }
+    // corosensei supports no other architecture; keep building (e.g. for docs).
+    #[cfg(not(any(
+        target_arch = "x86_64",
+        target_arch = "x86",
+        target_arch = "aarch64",
+        target_arch = "arm",
+        target_arch = "riscv64",
+        target_arch = "riscv32",
+        target_arch = "loongarch64"
+    )))]
+    {
+        let marker = 0u8;
+        sp = std::hint::black_box(&marker) as *const u8 as usize;
+    }
+    sp
 }
 
 /// Where the caller stands relative to the portal machinery.
@@ -171,21 +214,28 @@ pub(crate) enum Where {
     TearingDown,
 }
 
-pub(crate) fn whereabouts() -> Where {
+/// The frame of the portal whose stack the caller runs on, if any.
+#[inline(always)]
+fn running_frame<'a>() -> Option<&'a Frame> {
     let frame = current();
-    // Off a portal's stack: none running, or a foreign coroutine, `on_parent_stack`, ...
-    if frame.is_null() || !runs_on(frame) {
-        return Where::Outside;
+    if frame.is_null() {
+        return None;
     }
-    // SAFETY: `CURRENT` only ever holds null or the frame of a portal whose `poll` or
-    // `drop` is on this thread's call stack below us (`enter` restores the previous
-    // value before that call returns, also on unwind), so the frame is alive and is
-    // only accessed through shared references and `Cell`s.
+    // SAFETY: `CURRENT` only ever holds null or the frame of a portal whose code is
+    // running on this thread: that code set it on entry and restores the previous value
+    // before it suspends or finishes, and the frame lives at the root of that code's
+    // stack. It is only accessed through shared references and `Cell`s.
     let frame = unsafe { &*frame };
-    if frame.tearing_down.get() {
-        Where::TearingDown
-    } else {
-        Where::Running
+    // Off that portal's stack: a foreign coroutine, `Yielder::on_parent_stack`, ...
+    let sp = stack_pointer();
+    (sp >= frame.stack_lo && sp < frame.stack_hi).then_some(frame)
+}
+
+pub(crate) fn whereabouts() -> Where {
+    match running_frame() {
+        None => Where::Outside,
+        Some(frame) if frame.tearing_down.get() => Where::TearingDown,
+        Some(_) => Where::Running,
     }
 }
 
@@ -222,10 +272,12 @@ fn no_portal() -> ! {
 
 /// Awaits `future` from synchronous code, through the portal the caller runs in.
 ///
-/// The future is polled with the `Context` of the task that polls the portal, exactly
-/// as `.await` in that task would poll it: wakers, tokio timers and I/O, channels,
-/// `task_local!` values and the cooperative budget all work. While the future is
-/// pending, the portal's stack is suspended and the executor runs other tasks.
+/// The future is polled as `.await` in the task that polls the portal would poll it:
+/// wakers, tokio timers and I/O, channels, `task_local!` values and the cooperative
+/// budget all work. While the future is pending, the portal's stack is suspended and
+/// the executor runs other tasks. (Its `Context` is the portal's own, whose waker wakes
+/// the task of the latest poll: a `poll` on a portal stack can outlive the `Context` of
+/// the poll that started it, so the task's own is never handed out.)
 ///
 /// The future need not be `'static` or `Send`: it is pinned on the caller's stack,
 /// which stays alive while suspended.
@@ -247,6 +299,18 @@ fn no_portal() -> ! {
 /// either, so it prints what happened and aborts the process. Do async cleanup through
 /// [`guard`](crate::guard) instead: guards hand their cleanup to the portal's cleanup
 /// spawner when the portal is cancelled.
+///
+/// # While a panic unwinds
+///
+/// A `Drop` impl that runs while a panic unwinds the portal's stack may call `await_`,
+/// but it never suspends there: the thread's panic count would stay raised while other
+/// tasks run on the thread, so they would see `std::thread::panicking()` and poison the
+/// mutexes they release. The future is polled once; if it is ready its output is
+/// returned, and if it is pending, `await_` can neither wait nor panic (a panic during
+/// an unwind aborts anyway), so it prints what happened and how to fix it and aborts the
+/// process. [`guard`](crate::guard) is the way to do async cleanup that must also run
+/// on a panic: its cleanup is deferred until the unwind has reached the portal's root,
+/// and awaited there.
 ///
 /// # Examples
 ///
@@ -272,45 +336,65 @@ pub fn await_<F: IntoFuture>(future: F) -> F::Output {
     // Inlined into every caller: each call level between the user's code and the stack
     // switch costs a mispredicted return after every switch, so the hot path is kept
     // small and flat, and everything else lives in cold functions.
-    let mut frame = current();
-    if frame.is_null() || !runs_on(frame) {
-        misuse(frame, future);
+    let Some(frame) = running_frame() else {
+        misuse(future);
+    };
+    if frame.tearing_down.get() {
+        return poll_once_while_tearing_down(pin!(future.into_future()));
+    }
+    if !frame.relay.is_set() {
+        frame.set_first_waker();
     }
     let mut future = pin!(future.into_future());
+    // The frame, its relay and this waker live as long as any poll frame above us,
+    // also across suspensions.
+    let waker = frame.relay.waker();
+    let mut cx = Context::from_waker(&waker);
     loop {
-        // SAFETY: `frame` is `CURRENT`, read at the start or passed by the resume that
-        // woke us, and we are on its stack: it is alive for the duration of this poll.
-        let f = unsafe { &*frame };
-        if f.tearing_down.get() {
-            return poll_once_while_tearing_down(future);
-        }
-        // SAFETY: `cx` was stored by the `Portal::poll` that resumed us; that poll is
-        // on the call stack below this coroutine (we are running, not suspended), so
-        // the `Context` it borrowed is alive, and nothing else uses it until we
-        // suspend or return. Erasing its lifetime is sound because the reference does
-        // not outlive this loop iteration.
-        let cx = unsafe { &mut *f.cx.get() };
-        if let Poll::Ready(out) = future.as_mut().poll(cx) {
+        if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
             return out;
         }
-        // SAFETY: the yielder was stored by this frame's coroutine on its first resume
-        // and lives at the root of the coroutine stack we are running on.
-        let yielder = unsafe { &*f.yielder.get() };
-        // The portal may have moved between polls: each resume says where it is now.
-        frame = match yielder.suspend(()) {
-            Resume::Poll(frame) => frame,
-            Resume::Cancel => cancelled(),
-        };
+        frame.suspend();
     }
 }
 
-/// Whether the caller runs on the stack of the portal whose frame is `frame`.
-#[inline(always)]
-fn runs_on(frame: *const Frame) -> bool {
-    let sp = stack_pointer();
-    // SAFETY: see `whereabouts`: a non-null `CURRENT` is a live frame.
-    let f = unsafe { &*frame };
-    sp >= f.stack_lo && sp < f.stack_hi
+impl Frame {
+    /// Gives the relay its first target: the waker of the poll in progress.
+    #[cold]
+    #[inline(never)]
+    fn set_first_waker(&self) {
+        // SAFETY: `cx` was set by the resume that is running us now, from the `Context`
+        // of a `Portal::poll` that is on the call stack below this coroutine, so it is
+        // alive; we only read its waker, which we clone.
+        let waker = unsafe { (*self.cx.get()).waker() };
+        self.relay.set_first(waker);
+    }
+
+    /// Suspends the portal's stack until the next resume: the portal's `poll` returns
+    /// `Pending`. Unwinds with `Cancelled` if the resume is the owner dropping it.
+    #[inline(always)]
+    fn suspend(&self) {
+        if std::thread::panicking() {
+            cannot_suspend_while_panicking();
+        }
+        CURRENT.with(|c| c.set(self.parent.get()));
+        // SAFETY: the yielder lives at the root of the coroutine stack we run on.
+        let resume = unsafe { &*self.yielder }.suspend(());
+        self.parent.set(CURRENT.with(|c| c.replace(self)));
+        match resume {
+            Resume::Poll(cx) => {
+                self.cx.set(cx);
+                // SAFETY: `cx` comes from the `Portal::poll` that resumed us, which is
+                // on the call stack below us while we run.
+                self.relay.update(unsafe { (*cx).waker() });
+            }
+            Resume::Cancel => {
+                self.cx.set(ptr::null_mut());
+                self.tearing_down.set(true);
+                cancelled();
+            }
+        }
+    }
 }
 
 /// `await_` outside a portal, or on a stack that is not the running portal's: drops
@@ -318,9 +402,9 @@ fn runs_on(frame: *const Frame) -> bool {
 #[cold]
 #[inline(never)]
 #[track_caller]
-fn misuse<F>(frame: *const Frame, future: F) -> ! {
+fn misuse<F>(future: F) -> ! {
     drop(future);
-    if frame.is_null() {
+    if current().is_null() {
         no_portal();
     }
     panic!(
@@ -335,6 +419,21 @@ fn misuse<F>(frame: *const Frame, future: F) -> ! {
 #[inline(never)]
 fn cancelled() -> ! {
     panic::resume_unwind(Box::new(Cancelled))
+}
+
+#[cold]
+#[inline(never)]
+fn cannot_suspend_while_panicking() -> ! {
+    overflow::write_fatal(&[
+        b"stackportal: fatal: await_ was called on a pending future while the thread was \
+          unwinding from a panic (in a destructor, e.g. a Drop impl that awaits an async \
+          close).\nSuspending mid-unwind would make every other task on this thread see \
+          `std::thread::panicking()`, and a panic here would abort anyway, so the call can \
+          neither wait nor panic. Do async cleanup with `stackportal::guard(value, cleanup)`: \
+          on a panic, guard cleanups are awaited once the unwind has reached the portal's \
+          root. Aborting.\n",
+    ]);
+    std::process::abort();
 }
 
 #[cold]
@@ -355,6 +454,10 @@ fn poll_once_while_tearing_down<F: Future>(mut future: Pin<&mut F>) -> F::Output
     ]);
     std::process::abort();
 }
+
+/// Bodies larger than this are boxed: corosensei moves the coroutine's closure onto the
+/// new stack and refuses closures over 1 KiB ("type is too big to transfer").
+const INLINE_BODY_MAX: usize = 512;
 
 /// A future that runs code on its own stack, where that code may [`await_`] futures.
 ///
@@ -383,7 +486,8 @@ fn poll_once_while_tearing_down<F: Future>(mut future: Pin<&mut F>) -> F::Output
 #[must_use = "a portal does nothing unless it is awaited"]
 pub struct Portal<T> {
     co: Option<Co<T>>,
-    frame: Frame,
+    /// Usable bytes of the coroutine's stack.
+    stack_size: usize,
 }
 
 impl<T> fmt::Debug for Portal<T> {
@@ -405,46 +509,73 @@ impl<T: 'static> Portal<T> {
     where
         F: FnOnce() -> T + 'static,
     {
+        if mem::size_of::<F>() > INLINE_BODY_MAX {
+            let body = Box::new(body);
+            Self::with_body(move || body(), stack_size, extras)
+        } else {
+            Self::with_body(body, stack_size, extras)
+        }
+    }
+
+    fn with_body<F>(body: F, stack_size: usize, extras: Option<Box<Extras>>) -> Self
+    where
+        F: FnOnce() -> T + 'static,
+    {
         overflow::install();
         let stack = stacks::take(stack_size);
         let stack_hi = stack.base().get();
-        let co = Coroutine::with_stack(
-            stack,
-            move |yielder: &Yielder<Resume, ()>, first: Resume| {
-                let root = Root {
-                    extras,
-                    deferred: RefCell::new(Vec::new()),
-                };
-                // The first resume is always a poll: a portal dropped before its first poll
-                // is never resumed.
-                let Resume::Poll(frame) = first else {
-                    unreachable!("a portal's first resume is a poll");
-                };
-                // SAFETY: `Portal::poll` passes its own frame, alive for the whole poll.
-                let frame = unsafe { &*frame };
-                frame.yielder.set(yielder);
-                frame.root.set(&root);
-                let outcome = panic::catch_unwind(AssertUnwindSafe(body));
-                if root.deferred.borrow().is_empty() {
-                    outcome
-                } else {
-                    run_deferred(&root, outcome)
-                }
-                // `root` is dropped here, when nothing on this stack can reach it any more.
-            },
-        );
+        let co = Coroutine::with_stack(stack, move |yielder: &Yielder<Resume, ()>, first| {
+            run_root(yielder, first, stack_hi - stack_size..stack_hi, extras, body)
+        });
         Portal {
             co: Some(co),
-            frame: Frame {
-                yielder: Cell::new(ptr::null()),
-                cx: Cell::new(ptr::null_mut()),
-                parent: Cell::new(ptr::null()),
-                root: Cell::new(ptr::null()),
-                stack_lo: stack_hi - stack_size,
-                stack_hi,
-                tearing_down: Cell::new(false),
-            },
+            stack_size,
         }
+    }
+}
+
+/// The root of every portal's stack: sets up the frame, runs the body, awaits the
+/// cleanups deferred by a panic, and takes the frame apart in an order in which
+/// nothing half-dropped is reachable.
+#[inline(always)]
+fn run_root<T, F: FnOnce() -> T>(
+    yielder: &Yielder<Resume, ()>,
+    first: Resume,
+    stack: std::ops::Range<usize>,
+    extras: Option<Box<Extras>>,
+    body: F,
+) -> Outcome<T> {
+    // A portal dropped before its first poll is never resumed.
+    let Resume::Poll(cx) = first else {
+        unreachable!("a portal's first resume is a poll");
+    };
+    let frame = Frame {
+        yielder,
+        cx: Cell::new(cx),
+        relay: Relay::new(),
+        parent: Cell::new(ptr::null()),
+        stack_lo: stack.start,
+        stack_hi: stack.end,
+        tearing_down: Cell::new(false),
+        extras: extras.as_deref().map_or(ptr::null(), ptr::from_ref),
+        deferred: RefCell::new(Vec::new()),
+    };
+    frame.parent.set(CURRENT.with(|c| c.replace(&frame)));
+    let mut outcome = panic::catch_unwind(AssertUnwindSafe(body));
+    if !frame.deferred.borrow().is_empty() {
+        outcome = run_deferred(&frame, outcome);
+    }
+    // Leave the portal before anything it owns is dropped: a destructor that runs now
+    // (a guard captured by the cleanup spawner, say) must not find this frame or its
+    // half-dropped spawner through `CURRENT`.
+    CURRENT.with(|c| c.set(frame.parent.get()));
+    let teardown = panic::catch_unwind(AssertUnwindSafe(move || {
+        drop(frame);
+        drop(extras);
+    }));
+    match (outcome, teardown) {
+        (Ok(_), Err(payload)) => Err(payload),
+        (outcome, _) => outcome,
     }
 }
 
@@ -456,29 +587,12 @@ impl<T> Portal<T> {
     /// assert_eq!(portal.stack_size(), 256 * 1024);
     /// ```
     pub fn stack_size(&self) -> usize {
-        self.frame.stack_hi - self.frame.stack_lo
+        self.stack_size
     }
 
     fn recycle(&mut self, co: Co<T>) {
-        stacks::give(self.stack_size(), co.into_stack());
+        stacks::give(self.stack_size, co.into_stack());
     }
-}
-
-/// Makes `frame` current for the duration of `f` and restores the previous one after,
-/// also when `f` unwinds.
-#[inline(always)]
-fn enter<R>(frame: &Frame, f: impl FnOnce() -> R) -> R {
-    struct Restore(*const Frame);
-    impl Drop for Restore {
-        #[inline(always)]
-        fn drop(&mut self) {
-            let _ = CURRENT.try_with(|c| c.set(self.0));
-        }
-    }
-    let prev = CURRENT.with(|c| c.replace(frame));
-    frame.parent.set(prev);
-    let _restore = Restore(prev);
-    f()
 }
 
 impl<T> Future for Portal<T> {
@@ -489,15 +603,10 @@ impl<T> Future for Portal<T> {
         let Some(co) = this.co.as_mut() else {
             panic!("`stackportal::Portal` polled after it completed");
         };
-        // Lifetime erased; the pointer is cleared below and only dereferenced by
-        // `await_` while this call is on the stack (see the SAFETY note there).
-        this.frame
-            .cx
-            .set(ptr::from_mut(cx).cast::<Context<'static>>());
-        let frame: *const Frame = &this.frame;
-        let result = enter(&this.frame, || co.resume(Resume::Poll(frame)));
-        this.frame.cx.set(ptr::null_mut());
-        match result {
+        // Lifetime erased: the coroutine only uses the pointer while this call is on
+        // the stack (see `Frame::cx`).
+        let cx = ptr::from_mut(cx).cast::<Context<'static>>();
+        match co.resume(Resume::Poll(cx)) {
             CoroutineResult::Yield(()) => Poll::Pending,
             CoroutineResult::Return(outcome) => {
                 if let Some(co) = this.co.take() {
@@ -534,8 +643,7 @@ impl<T> Portal<T> {
             self.recycle(co);
             return;
         }
-        self.frame.tearing_down.set(true);
-        match enter(&self.frame, || co.resume(Resume::Cancel)) {
+        match co.resume(Resume::Cancel) {
             CoroutineResult::Return(Ok(out)) => drop(out),
             CoroutineResult::Return(Err(payload)) if payload.is::<Cancelled>() => {}
             CoroutineResult::Return(Err(payload)) => {
@@ -549,7 +657,7 @@ impl<T> Portal<T> {
                 // `await_` never suspends once `tearing_down` is set and the yielder is
                 // private, so this cannot happen. Leaking is the only sound option left:
                 // dropping `co` would start corosensei's forced unwind.
-                std::mem::forget(co);
+                mem::forget(co);
                 eprintln!("stackportal: bug: a cancelled portal suspended again; its stack leaks");
                 return;
             }
@@ -573,13 +681,10 @@ pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> &str {
 
 /// Runs at the root of a portal's stack once its body has returned or unwound: awaits
 /// the guard cleanups that were deferred because they were dropped during a panic.
-fn run_deferred<T>(root: &Root, mut outcome: Outcome<T>) -> Outcome<T> {
+fn run_deferred<T>(frame: &Frame, mut outcome: Outcome<T>) -> Outcome<T> {
     loop {
-        // SAFETY: we are at the root of the coroutine stack of the frame in `CURRENT`
-        // (refreshed by the resume that brought us here, after any `await_` below).
-        let frame = unsafe { &*current() };
         let next = {
-            let mut deferred = root.deferred.borrow_mut();
+            let mut deferred = frame.deferred.borrow_mut();
             // In the order they were dropped; there are rarely more than a few.
             (!deferred.is_empty()).then(|| deferred.remove(0))
         };
@@ -605,31 +710,33 @@ fn run_deferred<T>(root: &Root, mut outcome: Outcome<T>) -> Outcome<T> {
 /// Queues `cleanup` on the running portal, to be awaited once the panic that is
 /// unwinding its stack reaches the portal's root. Gives it back outside a portal.
 pub(crate) fn defer(cleanup: Cleanup) -> Result<(), Cleanup> {
-    let frame = current();
-    if frame.is_null() {
-        return Err(cleanup);
+    match running_frame() {
+        Some(frame) => {
+            frame.deferred.borrow_mut().push(cleanup);
+            Ok(())
+        }
+        None => Err(cleanup),
     }
-    // SAFETY: see `whereabouts`: a non-null `CURRENT` is a live frame of a running
-    // portal, so its coroutine has started and `root` points into its live root frame.
-    let root = unsafe { &*(*frame).root.get() };
-    root.deferred.borrow_mut().push(cleanup);
-    Ok(())
 }
 
 /// Hands `cleanup` to the nearest cleanup spawner registered on the current portal or
-/// the portals around it; reports on stderr when there is none.
+/// the portals around it; reports on stderr when there is none, or when the spawner
+/// drops it before it finished (its executor shut down, say).
 pub(crate) fn hand_off(cleanup: Cleanup) {
     let mut frame = current();
     while !frame.is_null() {
-        // SAFETY: `CURRENT` and the `parent` chain hold frames of portals whose `poll`
-        // or `drop` calls are on this thread's call stack (each `parent` was set when
-        // its portal was entered, from the `CURRENT` of that moment), so all are alive.
+        // SAFETY: `CURRENT` and the `parent` chain hold frames of portals whose code is
+        // running on this thread (each `parent` was read from `CURRENT` when its portal
+        // was entered, and that portal's poll is below it on the call stack), so all
+        // are alive.
         let f = unsafe { &*frame };
-        // SAFETY: every frame in the chain belongs to a portal whose coroutine is
-        // running (it was entered and has not returned), so its root frame is alive.
-        let extras = unsafe { f.root.get().as_ref() }.and_then(|r| r.extras.as_deref());
+        // SAFETY: `extras` is null or points at the extras owned by the root of that
+        // frame's coroutine, dropped only after the frame has left `CURRENT`.
+        let extras = unsafe { f.extras.as_ref() };
         if let Some(spawner) = extras.and_then(|e| e.spawner.as_ref()) {
-            spawner(cleanup);
+            spawner(Box::pin(Tracked {
+                cleanup: Some(cleanup),
+            }));
             return;
         }
         frame = f.parent.get();
@@ -638,11 +745,49 @@ pub(crate) fn hand_off(cleanup: Cleanup) {
     drop(cleanup);
 }
 
+/// A handed-off cleanup that reports itself if it is dropped before it finished.
+struct Tracked {
+    cleanup: Option<Cleanup>,
+}
+
+impl Future for Tracked {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let Some(cleanup) = self.cleanup.as_mut() else {
+            return Poll::Ready(());
+        };
+        let done = cleanup.as_mut().poll(cx);
+        if done.is_ready() {
+            self.cleanup = None;
+        }
+        done
+    }
+}
+
+impl Drop for Tracked {
+    fn drop(&mut self) {
+        if self.cleanup.is_some() {
+            report_lost_cleanup_of_spawner();
+        }
+    }
+}
+
 pub(crate) fn report_lost_cleanup(why: &str) {
     eprintln!(
         "stackportal: an AsyncGuard cleanup could not run: {why}, and no cleanup spawner is \
          registered. Register one with `stackportal::Builder::cleanup_spawner` (the portaltest \
          harness and `stackportal::spawn_local` do), or close the guard explicitly with \
+         `AsyncGuard::close(guard).await`."
+    );
+}
+
+#[cold]
+fn report_lost_cleanup_of_spawner() {
+    eprintln!(
+        "stackportal: an AsyncGuard cleanup was handed to a cleanup spawner, which dropped \
+         it before it finished (e.g. the tokio LocalSet or runtime that `spawn_local` \
+         spawned it on was shut down first). Keep the executor running until cancelled \
+         portals' cleanups have finished, or close the guard explicitly with \
          `AsyncGuard::close(guard).await`."
     );
 }
@@ -655,13 +800,12 @@ fn overflowed_portal(addr: usize) -> Option<(usize, &'static str)> {
     let mut frame = current();
     while !frame.is_null() {
         // SAFETY: as in `hand_off`: the chain holds only live frames of this thread,
-        // each of a running portal, whose root frame is alive; the handler aborts the
+        // each of a running portal, whose extras are alive; the handler aborts the
         // process before the borrowed name could be freed, hence `'static`.
         let f = unsafe { &*frame };
         if addr >= f.stack_lo - overflow::page_size() && addr < f.stack_lo {
-            // SAFETY: a frame in the chain is of a running portal: its root is alive.
-            let root = unsafe { f.root.get().as_ref() };
-            let extras = root.and_then(|r| r.extras.as_deref());
+            // SAFETY: see above.
+            let extras = unsafe { f.extras.as_ref() };
             let name = extras.and_then(|e| e.name.as_deref()).unwrap_or("");
             // SAFETY: see above; the process never returns to code that could drop it.
             let name: &'static str = unsafe { &*(name as *const str) };
