@@ -202,3 +202,47 @@ fn spawn_local_registers_a_spawner() {
     });
     assert_eq!(*log.borrow(), ["cleanup task guard"]);
 }
+
+/// Runs this test binary again for one test, with `STACKPORTAL_TEST_CHILD` set;
+/// returns (success, stderr).
+fn in_child(test: &str) -> (std::process::ExitStatus, String) {
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", test, "--nocapture"])
+        .env("STACKPORTAL_TEST_CHILD", "1")
+        .output()
+        .unwrap();
+    (
+        out.status,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// `spawn_local`'s spawner accepts a cleanup, but the `LocalSet` is dropped before the
+/// cleanup task runs: that loss is reported, not silent.
+#[test]
+fn a_cleanup_dropped_by_its_spawner_is_reported() {
+    if std::env::var_os("STACKPORTAL_TEST_CHILD").is_some() {
+        let rt = rt();
+        let local = tokio::task::LocalSet::new();
+        local.block_on(&rt, async {
+            let task = stackportal::spawn_local(async {
+                let _g = guard((), |()| async {
+                    tokio::time::sleep(Duration::from_secs(3600)).await;
+                });
+                std::future::pending::<()>().await;
+            });
+            tokio::task::yield_now().await;
+            task.abort();
+            // Let the abort run (the cleanup is handed over), not the cleanup itself.
+            tokio::task::yield_now().await;
+        });
+        drop(local); // drops the handed-over cleanup task unfinished
+        return;
+    }
+    let (status, stderr) = in_child("a_cleanup_dropped_by_its_spawner_is_reported");
+    assert!(status.success(), "{stderr}");
+    assert!(
+        stderr.contains("handed to a cleanup spawner, which dropped it before it finished"),
+        "{stderr}"
+    );
+}

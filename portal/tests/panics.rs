@@ -66,3 +66,67 @@ fn panic_before_first_suspend() {
     });
     assert_eq!(*res.unwrap_err().downcast::<&str>().unwrap(), "early");
 }
+
+/// A `Drop` impl that awaits while a panic unwinds the portal's stack must not suspend
+/// mid-unwind (every other task on the thread would see `thread::panicking()`). A ready
+/// future is fine; a pending one ends the process with a message naming the fix.
+#[test]
+fn await_in_drop_during_a_panic_never_suspends() {
+    struct CloseOnDrop(bool);
+    impl Drop for CloseOnDrop {
+        fn drop(&mut self) {
+            if self.0 {
+                await_(tokio::time::sleep(std::time::Duration::from_millis(1)));
+            } else {
+                assert_eq!(await_(async { 5 }), 5);
+            }
+        }
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    if std::env::var_os("STACKPORTAL_TEST_CHILD").is_some() {
+        let _ = rt.block_on(
+            AssertUnwindSafe(with_portal_run_sync(|| {
+                let _c = CloseOnDrop(true);
+                panic!("test failed");
+            }))
+            .catch_unwind(),
+        );
+        unreachable!("the pending await_ aborts");
+    }
+    // A ready future during the unwind: the panic comes out as usual.
+    let err = rt
+        .block_on(
+            AssertUnwindSafe(with_portal_run_sync(|| {
+                let _c = CloseOnDrop(false);
+                panic!("test failed");
+            }))
+            .catch_unwind(),
+        )
+        .unwrap_err();
+    assert_eq!(*err.downcast::<&str>().unwrap(), "test failed");
+
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "await_in_drop_during_a_panic_never_suspends",
+            "--nocapture",
+        ])
+        .env("STACKPORTAL_TEST_CHILD", "1")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(out.status.signal(), Some(6), "SIGABRT: {stderr}");
+    }
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("while the thread was unwinding from a panic")
+            && stderr.contains("stackportal::guard"),
+        "says what happened and names the fix: {stderr}"
+    );
+}

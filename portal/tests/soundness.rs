@@ -45,10 +45,33 @@ fn nested_body(log: Rc<RefCell<Vec<&'static str>>>) -> Portal<usize> {
     })
 }
 
-/// Passes every poll a `Context` on the heap around a `Waker` of its own (an `Arc`
-/// made for that poll, forwarding to the task's waker); both are freed when the poll
-/// returns. Legal, and what a custom combinator may well do.
-struct FreshContextEveryPoll<F>(F);
+/// Passes every poll a `Context` of its own on the heap, around a `Waker` of its own
+/// (forwarding to the task's waker). After the poll, that `Context` is overwritten
+/// with one whose waker only counts its uses in `STALE_USES` and wakes nobody: code
+/// that kept the `Context` past its poll loses its wake-up (and is counted) instead
+/// of reading freed memory. Legal, and what a custom combinator may well do.
+struct FreshContextEveryPoll<F> {
+    inner: F,
+    /// Every `Context` handed out so far, poisoned; kept so their memory stays valid.
+    #[allow(clippy::vec_box)] // boxed so that each keeps its address
+    spent: Vec<Box<Context<'static>>>,
+}
+
+fn fresh<F>(inner: F) -> FreshContextEveryPoll<F> {
+    FreshContextEveryPoll {
+        inner,
+        spent: Vec::new(),
+    }
+}
+
+static STALE_USES: AtomicUsize = AtomicUsize::new(0);
+
+struct Stale;
+impl Wake for Stale {
+    fn wake(self: Arc<Self>) {
+        STALE_USES.fetch_add(1, Ordering::SeqCst);
+    }
+}
 
 struct Forward {
     to: Waker,
@@ -64,20 +87,31 @@ impl Wake for Forward {
     }
 }
 
+fn leaked(waker: Waker) -> &'static Waker {
+    Box::leak(Box::new(waker))
+}
+
 impl<F: Future + Unpin> Future for FreshContextEveryPoll<F> {
     type Output = F::Output;
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        let waker = Waker::from(Arc::new(Forward {
+        let waker = leaked(Waker::from(Arc::new(Forward {
             to: cx.waker().clone(),
             wakes: Arc::new(AtomicUsize::new(0)),
-        }));
-        let mut heap_cx = Box::new(Context::from_waker(&waker));
-        let out = Pin::new(&mut self.0).poll(&mut heap_cx);
-        // Scribble over what the poll was given, so a stale use cannot go unnoticed.
-        drop(heap_cx);
-        let _scribble = Box::new([0xA5u8; std::mem::size_of::<Context<'static>>()]);
+        })));
+        let mut heap_cx = Box::new(Context::from_waker(waker));
+        let out = Pin::new(&mut self.inner).poll(&mut heap_cx);
+        *heap_cx = Context::from_waker(leaked(Waker::from(Arc::new(Stale))));
+        self.spent.push(heap_cx);
         out
     }
+}
+
+fn assert_no_stale_context_used() {
+    assert_eq!(
+        STALE_USES.load(Ordering::SeqCst),
+        0,
+        "a Context was used after its poll"
+    );
 }
 
 #[test]
@@ -85,12 +119,13 @@ fn nested_suspension_then_native_await_with_a_fresh_context_every_poll() {
     let log = Rc::new(RefCell::new(Vec::new()));
     let portal = nested_body(log.clone());
     let out = rt().block_on(async {
-        tokio::time::timeout(Duration::from_secs(10), FreshContextEveryPoll(portal))
+        tokio::time::timeout(Duration::from_secs(10), fresh(portal))
             .await
             .expect("the portal finished (no lost wake-up)")
     });
     assert_eq!(out, 2);
     assert_eq!(*log.borrow(), ["helper slept", "body done"]);
+    assert_no_stale_context_used();
 }
 
 #[test]
@@ -139,11 +174,12 @@ fn nested_suspension_inside_a_future_awaited_by_await_() {
         }) + await_(async { 1 })
     });
     let out = rt().block_on(async {
-        tokio::time::timeout(Duration::from_secs(10), FreshContextEveryPoll(portal))
+        tokio::time::timeout(Duration::from_secs(10), fresh(portal))
             .await
             .expect("finished")
     });
     assert_eq!(out, 8);
+    assert_no_stale_context_used();
 }
 
 /// A guard dropped inside async code (its cleanup awaited through the portal) while
@@ -161,11 +197,12 @@ fn guard_dropped_in_async_code_with_a_fresh_context_every_poll() {
         d.set(true);
     });
     rt().block_on(async {
-        tokio::time::timeout(Duration::from_secs(10), FreshContextEveryPoll(portal))
+        tokio::time::timeout(Duration::from_secs(10), fresh(portal))
             .await
             .expect("finished");
     });
     assert!(done.get());
+    assert_no_stale_context_used();
 }
 
 /// Nested portals, each level polled through a fresh heap context, five levels deep.
@@ -181,17 +218,18 @@ fn nested_portals_each_polled_with_a_fresh_context() {
             tokio::time::sleep(Duration::from_millis(1)).await;
             below + 1
         });
-        await_(FreshContextEveryPoll(inner))
+        await_(fresh(inner))
     }
     let out = rt().block_on(async {
         tokio::time::timeout(
             Duration::from_secs(10),
-            FreshContextEveryPoll(with_portal_run_sync(|| level(5))),
+            fresh(with_portal_run_sync(|| level(5))),
         )
         .await
         .expect("finished")
     });
     assert_eq!(out, 5);
+    assert_no_stale_context_used();
 }
 
 /// The waker that a future registered must be able to wake the portal from another
@@ -210,40 +248,38 @@ fn wakes_from_another_thread_reach_the_latest_task() {
         tx.send(11).unwrap();
     });
     let out = rt().block_on(async {
-        tokio::time::timeout(Duration::from_secs(10), FreshContextEveryPoll(portal))
+        tokio::time::timeout(Duration::from_secs(10), fresh(portal))
             .await
             .expect("woken from the other thread")
     });
     sender.join().unwrap();
     assert_eq!(out, 11);
+    assert_no_stale_context_used();
 }
 
-/// `Portal` is `Unpin`: moving it to a new box between polls is safe code and must
-/// work, including with a nested suspension in flight.
+/// `Portal` is `Unpin`: moving it between polls is safe code and must work, including
+/// with a nested suspension in flight. Each poll moves it to a new slot and puts an
+/// unstarted decoy portal where it was, so anything that still points at an old place
+/// reads a decoy.
 #[test]
-fn portal_moved_to_a_new_box_between_polls() {
+fn portal_moved_between_polls() {
+    const MAX_POLLS: usize = 10_000;
     let log = Rc::new(RefCell::new(Vec::new()));
     let out = rt().block_on(async {
-        let mut portal = Box::new(nested_body(log.clone()));
-        let mut polls = 0;
-        loop {
+        let mut slots: Vec<Option<Portal<usize>>> = Vec::with_capacity(MAX_POLLS + 1);
+        slots.push(Some(nested_body(log.clone())));
+        for at in 0..MAX_POLLS {
+            let portal = slots[at].as_mut().unwrap();
             let res = std::future::poll_fn(|cx| Poll::Ready(Pin::new(&mut *portal).poll(cx))).await;
             if let Poll::Ready(out) = res {
-                break out;
+                return out;
             }
-            polls += 1;
-            // Move it to a fresh allocation, and reuse the old one for something else.
-            portal = Box::new(*portal);
-            let _scribble = Box::new([0x5Au8; 256]);
-            // Wait for the wake-up it registered (the task's waker).
-            std::future::poll_fn(|cx| {
-                cx.waker().wake_by_ref();
-                Poll::Ready(())
-            })
-            .await;
+            let moved = slots[at].take();
+            slots.push(moved);
+            slots[at] = Some(with_portal_run(async { 0 }));
             tokio::time::sleep(Duration::from_millis(1)).await;
-            assert!(polls < 10_000, "the portal never finished");
         }
+        panic!("the portal never finished");
     });
     assert_eq!(out, 2);
 }
@@ -257,11 +293,20 @@ fn spawner_that_captures_a_guard_on_cancellation() {
     let captured = guard((), move |()| async move {
         r.set(r.get() + 1);
     });
+    struct Alive(Rc<Cell<bool>>);
+    impl Drop for Alive {
+        fn drop(&mut self) {
+            self.0.set(false);
+        }
+    }
+    let alive = Alive(Rc::new(Cell::new(true)));
     let spawned = Rc::new(RefCell::new(Vec::new()));
     let s = spawned.clone();
     let r2 = ran.clone();
     let mut portal = Builder::new()
+        // Captures are dropped in the order they are mentioned: `alive` goes first.
         .cleanup_spawner(move |cleanup| {
+            assert!(alive.0.get(), "the spawner was called while being dropped");
             let _keep = &captured;
             s.borrow_mut().push(cleanup);
         })
@@ -343,5 +388,8 @@ fn portal_polled_from_alternating_wakers() {
         }
     });
     assert_eq!(out, 1);
-    assert!(count.load(Ordering::SeqCst) > 0, "wakes went to the latest wakers");
+    assert!(
+        count.load(Ordering::SeqCst) > 0,
+        "wakes went to the latest wakers"
+    );
 }

@@ -511,7 +511,7 @@ impl<T: 'static> Portal<T> {
     {
         if mem::size_of::<F>() > INLINE_BODY_MAX {
             let body = Box::new(body);
-            Self::with_body(move || body(), stack_size, extras)
+            Self::with_body(body, stack_size, extras)
         } else {
             Self::with_body(body, stack_size, extras)
         }
@@ -525,7 +525,13 @@ impl<T: 'static> Portal<T> {
         let stack = stacks::take(stack_size);
         let stack_hi = stack.base().get();
         let co = Coroutine::with_stack(stack, move |yielder: &Yielder<Resume, ()>, first| {
-            run_root(yielder, first, stack_hi - stack_size..stack_hi, extras, body)
+            run_root(
+                yielder,
+                first,
+                stack_hi - stack_size..stack_hi,
+                extras,
+                body,
+            )
         });
         Portal {
             co: Some(co),

@@ -174,7 +174,8 @@ unsafe fn relay<'a>(data: *const ()) -> &'a Relay {
 unsafe fn clone(data: *const ()) -> RawWaker {
     // SAFETY: see `relay`.
     let relay = unsafe { relay(data) };
-    let cloned = relay.with_target(|target| target.map_or_else(|| Waker::noop().clone(), Waker::clone));
+    let cloned =
+        relay.with_target(|target| target.map_or_else(|| Waker::noop().clone(), Waker::clone));
     let cloned = ManuallyDrop::new(cloned);
     // The clone is an ordinary task waker, owned by the caller from now on.
     RawWaker::new(cloned.data(), cloned.vtable())
