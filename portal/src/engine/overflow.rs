@@ -7,8 +7,16 @@
 //! thread, prints what happened and how to raise the size, and aborts. Every other
 //! fault goes to the handler that was installed before ours (normally Rust's own).
 //!
-//! The handler runs on the thread's alternate signal stack (`SA_ONSTACK`): Rust's
-//! runtime gives the main thread and every thread it spawns one.
+//! The handler runs on the thread's alternate signal stack (`SA_ONSTACK`): when a
+//! stack overflows, the faulting stack has no room left to run it on, and without an
+//! alternate stack the kernel kills the process with a bare SIGSEGV. Rust's runtime
+//! gives the main thread and every thread it spawns one, but not a thread started by
+//! other code (`pthread_create` from C, a foreign runtime's worker). So the first portal
+//! on a thread that has none gives it one, which is removed and unmapped when the
+//! thread exits. After that first portal, the check costs one thread-local read.
+//!
+//! With `STACKPORTAL_NO_SIGNAL_HANDLER` set, stackportal installs neither the handler
+//! nor alternate signal stacks.
 
 #[cfg(unix)]
 pub use self::unix::set_fatal_message_fd;
@@ -34,10 +42,11 @@ pub(crate) fn page_size() -> usize {
 
 #[cfg(unix)]
 mod unix {
+    use std::cell::Cell;
     use std::mem::MaybeUninit;
     use std::os::fd::RawFd;
     use std::ptr;
-    use std::sync::atomic::{AtomicI32, Ordering};
+    use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
     use std::sync::{Once, OnceLock};
 
     /// Where messages printed right before an abort go; see `set_fatal_message_fd`.
@@ -75,29 +84,192 @@ mod unix {
         })
     }
 
-    /// Installs the handler once per process. Cheap after the first call.
+    /// Whether `install_handler` installed our handler (it does not when
+    /// STACKPORTAL_NO_SIGNAL_HANDLER is set). Written inside `INSTALL` only.
+    static HANDLER_INSTALLED: AtomicBool = AtomicBool::new(false);
+
+    /// Usable size of the alternate signal stacks we map (at least SIGSTKSZ): ample for
+    /// our handler and for the one we forward other faults to (Rust's writes one line).
+    const ALT_STACK_SIZE: usize = 64 * 1024;
+
+    thread_local! {
+        /// Whether this thread has been checked for an alternate signal stack (and
+        /// given one if it needed it). No destructor, so it is readable at any time.
+        static ALT_STACK_CHECKED: Cell<bool> = const { Cell::new(false) };
+        /// The alternate signal stack we gave this thread, if any; dropping it at
+        /// thread exit removes and unmaps it.
+        static ALT_STACK: AltStack = const {
+            AltStack {
+                map: Cell::new(ptr::null_mut()),
+                len: Cell::new(0),
+            }
+        };
+    }
+
+    /// Installs the handler once per process, and makes sure the calling thread has an
+    /// alternate signal stack for it to run on. After the first call on a thread this
+    /// is an atomic load and a thread-local read: it runs on every portal creation.
+    #[inline]
     pub(crate) fn install() {
-        INSTALL.call_once(|| {
-            page_size();
-            if std::env::var_os("STACKPORTAL_NO_SIGNAL_HANDLER").is_some() {
+        INSTALL.call_once(install_handler);
+        if !ALT_STACK_CHECKED.get() {
+            check_alt_stack();
+        }
+    }
+
+    fn install_handler() {
+        page_size();
+        if std::env::var_os("STACKPORTAL_NO_SIGNAL_HANDLER").is_some() {
+            return;
+        }
+        for (signal, prev) in [(libc::SIGSEGV, &PREV_SEGV), (libc::SIGBUS, &PREV_BUS)] {
+            // SAFETY: `sigaction` is given a fully initialised action whose handler
+            // has the `SA_SIGINFO` signature, and a valid out-pointer for the old
+            // action, which we keep so that foreign faults can be forwarded.
+            let old = unsafe {
+                let mut action: libc::sigaction = MaybeUninit::zeroed().assume_init();
+                action.sa_sigaction = handler as *const () as usize;
+                action.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK;
+                libc::sigemptyset(&mut action.sa_mask);
+                let mut old: libc::sigaction = MaybeUninit::zeroed().assume_init();
+                (libc::sigaction(signal, &action, &mut old) == 0).then_some(old)
+            };
+            if let Some(old) = old {
+                let _ = prev.set(old);
+                HANDLER_INSTALLED.store(true, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// The first portal on this thread: give the thread an alternate signal stack if it
+    /// has none and our handler is installed.
+    #[cold]
+    #[inline(never)]
+    fn check_alt_stack() {
+        ALT_STACK_CHECKED.set(true);
+        // `INSTALL` has completed, which orders its store before this load.
+        if HANDLER_INSTALLED.load(Ordering::Relaxed) {
+            // Fails only during thread teardown, after `ALT_STACK` was dropped; the
+            // thread then goes without (a stack we could not remove at exit).
+            let _ = ALT_STACK.try_with(AltStack::install);
+        }
+    }
+
+    /// The thread's current alternate signal stack setting, or `None` if it cannot be read.
+    fn current_alt_stack() -> Option<libc::stack_t> {
+        let mut current = MaybeUninit::<libc::stack_t>::zeroed();
+        // SAFETY: with a null new setting, sigaltstack only writes the current one
+        // through the valid out-pointer.
+        let ok = unsafe { libc::sigaltstack(ptr::null(), current.as_mut_ptr()) } == 0;
+        // SAFETY: zeroed is a valid `stack_t` (null pointer, zero flags and size), and
+        // on success the kernel wrote a valid one.
+        ok.then(|| unsafe { current.assume_init() })
+    }
+
+    /// An alternate signal stack that stackportal mapped and installed for one thread:
+    /// `len` bytes at `map`, the lowest page a guard page.
+    struct AltStack {
+        map: Cell<*mut libc::c_void>,
+        len: Cell<usize>,
+    }
+
+    impl AltStack {
+        /// Maps and installs an alternate signal stack if the thread has none. Any
+        /// failure leaves the thread as it was: overflows then end in a bare SIGSEGV.
+        fn install(&self) {
+            if !self.map.get().is_null() {
                 return;
             }
-            for (signal, prev) in [(libc::SIGSEGV, &PREV_SEGV), (libc::SIGBUS, &PREV_BUS)] {
-                // SAFETY: `sigaction` is given a fully initialised action whose handler
-                // has the `SA_SIGINFO` signature, and a valid out-pointer for the old
-                // action, which we keep so that foreign faults can be forwarded.
-                unsafe {
-                    let mut action: libc::sigaction = MaybeUninit::zeroed().assume_init();
-                    action.sa_sigaction = handler as *const () as usize;
-                    action.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK;
-                    libc::sigemptyset(&mut action.sa_mask);
-                    let mut old: libc::sigaction = MaybeUninit::zeroed().assume_init();
-                    if libc::sigaction(signal, &action, &mut old) == 0 {
-                        let _ = prev.set(old);
-                    }
+            match current_alt_stack() {
+                Some(current) if current.ss_flags & libc::SS_DISABLE != 0 => {}
+                _ => return, // it has one (or we cannot tell): leave it alone
+            }
+            let page = page_size();
+            let size = ALT_STACK_SIZE.max(libc::SIGSTKSZ).next_multiple_of(page);
+            let len = size + page;
+            // SAFETY: a fresh private anonymous mapping at an address of the kernel's
+            // choosing; it overlaps nothing.
+            let map = unsafe {
+                libc::mmap(
+                    ptr::null_mut(),
+                    len,
+                    libc::PROT_READ | libc::PROT_WRITE,
+                    libc::MAP_PRIVATE | libc::MAP_ANON,
+                    -1,
+                    0,
+                )
+            };
+            if map == libc::MAP_FAILED {
+                return;
+            }
+            let stack = libc::stack_t {
+                // SAFETY: `page < len`: the result stays inside the mapping.
+                ss_sp: unsafe { map.cast::<u8>().add(page) }.cast(),
+                ss_flags: 0,
+                ss_size: size,
+            };
+            // SAFETY: `map..map + len` is our own fresh mapping, which nothing else
+            // references: turning its lowest page into a guard page, or unmapping it
+            // when that or the installation fails, affects no other memory. Once
+            // installed, the kernel uses `ss_sp..ss_sp + size`, which is mapped and
+            // writable, until `drop` removes it, before unmapping it.
+            unsafe {
+                if libc::mprotect(map, page, libc::PROT_NONE) != 0
+                    || libc::sigaltstack(&stack, ptr::null_mut()) != 0
+                {
+                    libc::munmap(map, len);
+                    return;
                 }
             }
-        });
+            self.map.set(map);
+            self.len.set(len);
+        }
+    }
+
+    impl Drop for AltStack {
+        /// At thread exit: removes the alternate signal stack if it is still ours and
+        /// unmaps it once the kernel no longer uses it.
+        fn drop(&mut self) {
+            let map = self.map.get();
+            if map.is_null() {
+                return;
+            }
+            let ours = map as usize + page_size();
+            let Some(current) = current_alt_stack() else {
+                return; // cannot tell whether it is in use: leak it
+            };
+            let unused = if current.ss_flags & libc::SS_DISABLE != 0 {
+                // Someone already removed it; the kernel no longer refers to it.
+                true
+            } else if current.ss_sp as usize == ours {
+                if current.ss_flags & libc::SS_ONSTACK != 0 {
+                    // Exiting from a signal handler running on it: it cannot be
+                    // removed, so it must stay mapped.
+                    false
+                } else {
+                    let disable = libc::stack_t {
+                        ss_sp: ptr::null_mut(),
+                        ss_flags: libc::SS_DISABLE,
+                        ss_size: 0,
+                    };
+                    // SAFETY: removes this thread's alternate signal stack, which is
+                    // ours and not in use; signals then run on the thread's stack.
+                    unsafe { libc::sigaltstack(&disable, ptr::null_mut()) == 0 }
+                }
+            } else {
+                // Someone replaced it with theirs and may restore ours later (a
+                // save/restore pair): leak it rather than let it dangle.
+                false
+            };
+            if unused {
+                // SAFETY: the mapping is ours (from `install`), the kernel no longer
+                // uses it as this thread's signal stack, and nothing else points into it.
+                unsafe {
+                    libc::munmap(map, self.len.get());
+                }
+                self.map.set(ptr::null_mut());
+            }
+        }
     }
 
     /// Writes `parts` to the fatal-message descriptor with `write(2)` only:
