@@ -66,12 +66,59 @@
 //! * Panics in a portal come out of the portal's `poll` with their original payload.
 //! * Portals nest, and `await_` works inside futures that are themselves being awaited
 //!   by `await_`, to any depth.
+//! * A `Portal` is `Unpin` and may be moved between polls, polled by different tasks,
+//!   or through combinators that build a fresh `Context` for every poll
+//!   (`now_or_never`, `select!` arms, custom wrappers). Code on a portal's stack never
+//!   sees the `Context` of a poll that has returned: `await_` polls with the portal's own
+//!   `Context`, whose waker lives as long as the portal and wakes the task of the latest
+//!   poll (a `poll` frame on a portal stack can outlive the call that started it).
 //! * Dropping a suspended portal unwinds its stack: every destructor runs exactly once
 //!   (the unwind payload is [`Cancelled`]). Async cleanup that cannot run at that
-//!   point goes to the portal's cleanup spawner ([`Builder::cleanup_spawner`]).
+//!   point goes to the portal's cleanup spawner ([`Builder::cleanup_spawner`]); a
+//!   cleanup that the spawner drops unfinished (its executor shut down) is reported.
+//! * Nothing suspends while the thread unwinds from a panic (see [`await_`]).
 //! * Overflowing a portal's stack (default [`DEFAULT_STACK_SIZE`], overridden by the
-//!   `STACKPORTAL_STACK_SIZE` environment variable or [`Builder::stack_size`]) aborts
-//!   the process with a message naming the portal stack and how to raise its size.
+//!   `STACKPORTAL_STACK_SIZE` environment variable or [`Builder::stack_size`]; at least
+//!   [`MIN_STACK_SIZE`]) aborts the process with a message naming the portal stack and
+//!   how to raise its size, on any thread: a thread without an alternate signal stack
+//!   (one started by C code) is given one by its first portal.
+//! * Bodies of any size work: futures and closures larger than corosensei's 1 KiB
+//!   transfer limit are boxed.
+//!
+//! # Cancellation is an unwind
+//!
+//! Dropping an unfinished `async fn` drops its state machine; dropping an unfinished
+//! portal cannot do that to a stack of ordinary frames, so it *unwinds* them with the
+//! [`Cancelled`] payload (without calling the panic hook). Destructors run as they would
+//! on a panic, which differs from a dropped `async fn` in ways to know about:
+//!
+//! * Destructors see [`std::thread::panicking()`] return `true`: a
+//!   [`std::sync::MutexGuard`] held across an `await_` poisons its mutex when the portal
+//!   is cancelled, and code that behaves differently while panicking does so.
+//! * A destructor that panics during the cancellation aborts the process (a panic
+//!   during an unwind), as it would during any panic.
+//! * `catch_unwind` on the portal's stack catches `Cancelled`: re-raise it (see
+//!   [`Cancelled`]).
+//! * Foreign frames between the portal and `await_` (C callbacks calling back into Rust
+//!   that awaits) must be `extern "C-unwind"`: unwinding through `extern "C"` aborts.
+//!
+//! # What stays with the thread
+//!
+//! A suspended portal's stack is off the thread, but thread-local state is not: other
+//! tasks run on the thread while it waits. So thread-local *scopes* opened in sync code
+//! must not be held across an `await_`:
+//!
+//! * tokio's `task_local!`: a value set by `KEY.scope(value, future)` around the portal
+//!   (or around the task that polls it) is visible everywhere in the portal, across
+//!   every `await_`, exactly as with `.await`. A value set by `KEY.sync_scope(value, f)`
+//!   *inside* the portal is visible to other tasks while `f` is suspended in `await_`,
+//!   and the task's own value is hidden from it; keep `await_` out of `sync_scope`.
+//! * `Handle::enter()` guards, `tracing` span guards (`span.enter()`) and similar RAII
+//!   guards of thread-local state: held across an `await_`, they stay in force for the
+//!   other tasks that run meanwhile, and guards dropped out of order panic. Enter them
+//!   around the portal instead (e.g. `tracing::Instrument` on the portal future).
+//! * [`std::thread::current()`], thread ids and plain `thread_local!`s are the polling
+//!   thread's, which is always the same one: a `Portal` is `!Send`.
 //!
 //! # Cost
 //!
