@@ -134,7 +134,6 @@ mod guard;
 mod iter;
 #[cfg(feature = "tokio")]
 mod spawn;
-mod stacks;
 
 pub use builder::{
     with_portal_run, with_portal_run_sync, Builder, DEFAULT_STACK_SIZE, MIN_STACK_SIZE,
@@ -195,6 +194,6 @@ pub use stackportal_macros::autoawait;
 pub mod __private {
     /// How many stacks this thread's pool holds (tests and benchmarks).
     pub fn pooled_stacks() -> usize {
-        crate::stacks::pooled()
+        crate::engine::stacks::pooled()
     }
 }

@@ -1,8 +1,9 @@
 //! The unsafe core: the portal future, its stack switches, the per-thread record of
 //! which portal is running, and `await_`.
 //!
-//! Everything `unsafe` in stackportal lives in this module and in `overflow` and
-//! `relay` beside it. The model:
+//! Everything `unsafe` in stackportal lives in this module and in the ones beside it:
+//! `relay` (the portal's waker), `overflow` (the stack-overflow message) and `stacks`
+//! (the stack pool and its limits). The model:
 //!
 //! * A [`Portal`] owns a corosensei coroutine whose stack runs the user's code. Every
 //!   `poll` of the portal resumes the coroutine with a pointer to the poll's `Context`;
@@ -32,6 +33,7 @@
 
 mod overflow;
 mod relay;
+pub(crate) mod stacks;
 
 pub(crate) use overflow::page_size;
 #[cfg(unix)]
@@ -52,7 +54,6 @@ use corosensei::stack::{DefaultStack, Stack};
 use corosensei::{Coroutine, CoroutineResult, Yielder};
 
 use self::relay::Relay;
-use crate::stacks;
 
 /// A cleanup future handed from an [`AsyncGuard`](crate::AsyncGuard) to the cleanup
 /// spawner of a cancelled portal (see
