@@ -378,6 +378,9 @@ impl Frame {
         if std::thread::panicking() {
             cannot_suspend_while_panicking();
         }
+        if self.relay.in_waker_code() {
+            cannot_suspend_in_waker_code();
+        }
         CURRENT.with(|c| c.set(self.parent.get()));
         // SAFETY: the yielder lives at the root of the coroutine stack we run on.
         let resume = unsafe { &*self.yielder }.suspend(());
@@ -435,6 +438,17 @@ fn cannot_suspend_while_panicking() -> ! {
           root. Aborting.\n",
     ]);
     std::process::abort();
+}
+
+#[cold]
+#[inline(never)]
+#[track_caller]
+fn cannot_suspend_in_waker_code() -> ! {
+    panic!(
+        "stackportal::await_ would suspend inside a Waker's `wake` or `clone` (waker code \
+         called sync code that awaits). Wakers must not block or suspend: hand the work \
+         to a task instead."
+    )
 }
 
 #[cold]
@@ -576,14 +590,13 @@ fn run_root<T, F: FnOnce() -> T>(
     // (a guard captured by the cleanup spawner, say) must not find this frame or its
     // half-dropped spawner through `CURRENT`.
     CURRENT.with(|c| c.set(frame.parent.get()));
-    let teardown = panic::catch_unwind(AssertUnwindSafe(move || {
-        drop(frame);
-        drop(extras);
-    }));
-    match (outcome, teardown) {
-        (Ok(_), Err(payload)) => Err(payload),
-        (outcome, _) => outcome,
+    if extras.is_some() {
+        if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(move || drop(extras))) {
+            outcome = outcome.and(Err(payload));
+        }
     }
+    // `frame` is dropped here, in place (only the relay's waker is left in it).
+    outcome
 }
 
 impl<T> Portal<T> {
@@ -607,7 +620,7 @@ impl<T> Future for Portal<T> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
         let this = self.get_mut();
-        let Some(co) = this.co.as_mut() else {
+        let Some(co) = this.co.as_mut().filter(|co| !co.done()) else {
             panic!("`stackportal::Portal` polled after it completed");
         };
         // Lifetime erased: the coroutine only uses the pointer while this call is on
@@ -647,6 +660,12 @@ impl<T> Portal<T> {
             // Never polled: the body never ran. This drops the closure (and the future
             // it owns) on the current stack.
             co.force_unwind();
+            self.recycle(co);
+            return;
+        }
+        if co.done() {
+            // Finished by a panic out of its root (a waker's destructor panicked as the
+            // frame was dropped), which `poll` passed on.
             self.recycle(co);
             return;
         }

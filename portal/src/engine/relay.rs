@@ -16,17 +16,24 @@
 //! The current task waker (`target`) is replaced by the portal's owner thread when a
 //! resume brings a waker that does not `will_wake` it, which is rare (a portal moved to
 //! another task, or polled through `now_or_never`). Readers on the owner thread never
-//! overlap that write (it happens at a resume, when no code on the portal's stack is
-//! running), except through a waker that suspends inside its own `wake` (counted in
-//! `reading`: the old waker is then kept alive until no such read is in flight). Other
-//! threads can only reach the relay through a `&Waker` borrowed from a poll on the
-//! portal's stack (scoped threads); they take `lock`, which the writer takes too.
+//! overlap that write: it happens at a resume, when no code on the portal's stack is
+//! running, and the portal refuses to suspend while an owner-thread read is in progress
+//! (`reading`: a waker whose `wake` or `clone` calls `await_`). Other threads can only
+//! reach the relay through a `&Waker` borrowed from a poll on the portal's stack
+//! (scoped threads); they take `lock`, which the writer takes too.
 
-use std::cell::{Cell, RefCell, UnsafeCell};
+use std::cell::{Cell, UnsafeCell};
 use std::mem::ManuallyDrop;
 use std::ptr;
 use std::sync::{Mutex, PoisonError};
 use std::task::{RawWaker, RawWakerVTable, Waker};
+
+/// The raw parts of a waker, compared bitwise.
+type Parts = (*const (), *const RawWakerVTable);
+
+fn parts(waker: &Waker) -> Parts {
+    (waker.data(), ptr::from_ref(waker.vtable()))
+}
 
 thread_local! {
     /// Its address identifies the thread (unique among live threads).
@@ -42,13 +49,16 @@ fn thread_mark() -> usize {
 pub(super) struct Relay {
     /// The waker of the latest poll; `None` until the first `await_` needs it.
     target: UnsafeCell<Option<Waker>>,
-    /// The thread that owns the portal (the only one that writes `target`).
-    owner: usize,
-    /// Owner-thread reads of `target` in progress (more than one only if a waker
-    /// suspends inside its own `wake`).
+    /// The raw parts of the waker that `target` was cloned from. A poll whose waker has
+    /// the same parts needs no update; comparing with `target` itself would not do, as a
+    /// clone may carry another copy of the same vtable (tokio's do), and `will_wake`
+    /// then says `false` on every poll.
+    seen: Cell<Parts>,
+    /// The thread that owns the portal (the only one that writes `target`); set with
+    /// the first target.
+    owner: Cell<usize>,
+    /// Owner-thread reads of `target` in progress (nested only if waker code wakes).
     reading: Cell<usize>,
-    /// Old targets replaced while an owner-thread read was in progress.
-    retired: RefCell<Vec<Waker>>,
     /// Taken by readers on other threads and by the writer.
     lock: Mutex<()>,
 }
@@ -56,15 +66,24 @@ pub(super) struct Relay {
 static VTABLE: RawWakerVTable = RawWakerVTable::new(clone, wake_by_ref, wake_by_ref, drop_nothing);
 
 impl Relay {
-    /// A relay owned by the calling thread.
-    pub(super) fn new() -> Self {
+    /// A relay without a target yet.
+    #[inline(always)]
+    pub(super) const fn new() -> Self {
         Relay {
             target: UnsafeCell::new(None),
-            owner: thread_mark(),
+            seen: Cell::new((ptr::null(), ptr::null())),
+            owner: Cell::new(0),
             reading: Cell::new(0),
-            retired: RefCell::new(Vec::new()),
             lock: Mutex::new(()),
         }
+    }
+
+    /// Whether waker code (a `wake` or `clone` of the target) is running on the owner
+    /// thread: the portal must not suspend then, or the target could be replaced under
+    /// it.
+    #[inline(always)]
+    pub(super) fn in_waker_code(&self) -> bool {
+        self.reading.get() != 0
     }
 
     /// Whether the first target has been set.
@@ -90,17 +109,18 @@ impl Relay {
     /// task. Before the first target is set (lazily, by `set_first`) it does nothing.
     #[inline(always)]
     pub(super) fn update(&self, waker: &Waker) {
-        // SAFETY: the owner thread is the only writer; concurrent readers only read.
-        match unsafe { &*self.target.get() } {
-            Some(current) if !current.will_wake(waker) => self.replace(waker),
-            _ => {}
+        if parts(waker) != self.seen.get() && self.is_set() {
+            self.replace(waker);
         }
     }
 
-    /// Sets the first target. Owner thread, before any `Context` of this relay exists.
+    /// Sets the first target; the calling thread owns the relay from now on. Called on
+    /// the portal's stack before any `Context` of this relay exists.
     #[cold]
     pub(super) fn set_first(&self, waker: &Waker) {
+        self.seen.set(parts(waker));
         let waker = waker.clone();
+        self.owner.set(thread_mark());
         // SAFETY: no `Context` around this relay has been made yet, so no reader exists.
         unsafe { *self.target.get() = Some(waker) };
     }
@@ -108,28 +128,29 @@ impl Relay {
     #[cold]
     #[inline(never)]
     fn replace(&self, waker: &Waker) {
+        self.seen.set(parts(waker));
+        // SAFETY: owner thread, the only writer.
+        if unsafe { &*self.target.get() }
+            .as_ref()
+            .is_some_and(|t| t.will_wake(waker))
+        {
+            return;
+        }
         // Cloning and dropping wakers runs foreign code: keep both outside the lock.
         let new = waker.clone();
         let old = {
             let _guard = self.lock.lock().unwrap_or_else(PoisonError::into_inner);
             // SAFETY: the owner thread is the only writer; readers on other threads
-            // hold `lock`, and no owner-thread read overlaps (they are counted in
-            // `reading`, and their copy of the old waker stays valid: see below).
+            // hold `lock`, and no owner-thread read is in progress: we run at a resume,
+            // and the portal never suspends inside waker code (`in_waker_code`).
             unsafe { (*self.target.get()).replace(new) }
         };
-        if self.reading.get() == 0 {
-            drop(old);
-            let retired = std::mem::take(&mut *self.retired.borrow_mut());
-            drop(retired);
-        } else if let Some(old) = old {
-            // An owner-thread read is in progress with a copy of `old`: keep it alive.
-            self.retired.borrow_mut().push(old);
-        }
+        drop(old);
     }
 
     /// Runs `f` with (a bitwise copy of) the current target; `None` before the first.
     fn with_target<R>(&self, f: impl FnOnce(Option<&Waker>) -> R) -> R {
-        if thread_mark() == self.owner {
+        if thread_mark() == self.owner.get() {
             struct Reading<'a>(&'a Cell<usize>);
             impl Drop for Reading<'_> {
                 fn drop(&mut self) {
@@ -138,8 +159,8 @@ impl Relay {
             }
             self.reading.set(self.reading.get() + 1);
             let _reading = Reading(&self.reading);
-            // SAFETY: owner thread, and the writer never runs during this read except
-            // from inside `f`; then it retires the old waker instead of dropping it.
+            // SAFETY: owner thread, and the writer never runs during this read: it runs
+            // at a resume, and the portal does not suspend while `reading` is non-zero.
             let copy = unsafe { copy_of(&*self.target.get()) };
             f(copy.as_deref())
         } else {
