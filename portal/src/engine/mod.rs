@@ -360,9 +360,9 @@ pub fn await_<F: IntoFuture>(future: F) -> F::Output {
 }
 
 impl Frame {
-    /// Gives the relay its first target: the waker of the poll in progress.
-    #[cold]
-    #[inline(never)]
+    /// Gives the relay its first target: the waker of the poll in progress. Once per
+    /// portal that awaits, so kept inline (a call here costs more than the clone).
+    #[inline(always)]
     fn set_first_waker(&self) {
         // SAFETY: `cx` was set by the resume that is running us now, from the `Context`
         // of a `Portal::poll` that is on the call stack below this coroutine, so it is
@@ -520,6 +520,7 @@ impl<T> fmt::Debug for Portal<T> {
 }
 
 impl<T: 'static> Portal<T> {
+    #[inline]
     pub(crate) fn new<F>(body: F, stack_size: usize, extras: Option<Box<Extras>>) -> Self
     where
         F: FnOnce() -> T + 'static,
@@ -532,6 +533,7 @@ impl<T: 'static> Portal<T> {
         }
     }
 
+    #[inline]
     fn with_body<F>(body: F, stack_size: usize, extras: Option<Box<Extras>>) -> Self
     where
         F: FnOnce() -> T + 'static,

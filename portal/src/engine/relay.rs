@@ -116,7 +116,7 @@ impl Relay {
 
     /// Sets the first target; the calling thread owns the relay from now on. Called on
     /// the portal's stack before any `Context` of this relay exists.
-    #[cold]
+    #[inline(always)]
     pub(super) fn set_first(&self, waker: &Waker) {
         self.seen.set(parts(waker));
         let waker = waker.clone();
