@@ -21,6 +21,8 @@ use std::task::{Context, Poll};
 use futures::task::noop_waker;
 use stackportal::{await_, with_portal_run_sync, Portal};
 
+mod support;
+
 const CHILD_ENV: &str = "STACKPORTAL_LIMITS_CHILD";
 const MAX_STACKS_ENV: &str = "STACKPORTAL_MAX_STACKS";
 
@@ -290,10 +292,13 @@ fn deep_portals_child() {
         pooled, DEEP_PORTALS,
         "the stacks are kept in the pool, not unmapped"
     );
-    assert!(
-        after.saturating_sub(before) < POOL_RESIDENT_BOUND_KIB,
-        "the pool keeps at most {POOL_RESIDENT_BOUND_KIB} KiB resident"
-    );
+    // Under a memory checker RSS also counts its shadow memory of the touched stacks.
+    if support::memcheck().is_none() {
+        assert!(
+            after.saturating_sub(before) < POOL_RESIDENT_BOUND_KIB,
+            "the pool keeps at most {POOL_RESIDENT_BOUND_KIB} KiB resident"
+        );
+    }
 
     // The trimmed stacks work as well as fresh ones.
     for _ in 0..DEEP_PORTALS {

@@ -6,6 +6,8 @@ use std::rc::Rc;
 
 use stackportal::{await_, with_portal_run_sync};
 
+mod support;
+
 /// RSS is process-wide: the two tests must not run at the same time.
 static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
@@ -21,7 +23,8 @@ fn ten_thousand_portals_suspended_at_once() {
         let (tx, _) = tokio::sync::broadcast::channel::<()>(1);
         let suspended = Rc::new(Cell::new(0u32));
         let mut tasks = Vec::new();
-        for i in 0..10_000u32 {
+        let n = support::scaled(10_000);
+        for i in 0..n {
             let mut rx = tx.subscribe();
             let s = suspended.clone();
             tasks.push(tokio::task::spawn_local(with_portal_run_sync(move || {
@@ -31,7 +34,7 @@ fn ten_thousand_portals_suspended_at_once() {
             })));
         }
         // Let every portal reach its await_.
-        while suspended.get() < 10_000 {
+        while suspended.get() < n {
             tokio::task::yield_now().await;
         }
         tx.send(()).unwrap();
@@ -39,7 +42,7 @@ fn ten_thousand_portals_suspended_at_once() {
         for t in tasks {
             sum += u64::from(t.await.unwrap());
         }
-        assert_eq!(sum, (0..10_000u64).sum());
+        assert_eq!(sum, (0..u64::from(n)).sum());
     });
 }
 
@@ -61,9 +64,9 @@ fn a_million_sequential_portals_keep_rss_flat() {
             assert_eq!(out, i);
         }
     };
-    run(10_000); // warm up: the pool and the allocator reach their steady state
+    run(support::scaled(10_000)); // warm up: the pool and the allocator reach their steady state
     let before = rss_bytes();
-    run(1_000_000);
+    run(support::scaled(1_000_000));
     let after = rss_bytes();
     let growth = after.saturating_sub(before);
     // One leaked 2 MiB stack mapping per portal would be terabytes of address space
