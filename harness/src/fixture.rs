@@ -10,6 +10,7 @@ use std::thread::LocalKey;
 use tokio::sync::Notify;
 
 use crate::runner;
+use crate::signatures::{Teardown, TeardownKind};
 
 /// A boxed, local future (what the macros generate for fixture init and teardown).
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T>>>;
@@ -132,7 +133,7 @@ pub fn fixture_get<T: 'static>(
     cell: &'static LocalKey<FixtureCell<T>>,
     name: &'static str,
     init: fn() -> BoxFuture<Result<T, String>>,
-    teardown: Option<fn(Rc<T>) -> BoxFuture<()>>,
+    teardown: Option<fn() -> Teardown<T>>,
 ) -> Rc<T> {
     let state = cell.with(|c| c.0.clone());
     let id = (Rc::as_ptr(&state) as *const () as usize, name);
@@ -146,6 +147,12 @@ pub fn fixture_get<T: 'static>(
             Slot::Initializing => Next::Wait,
             Slot::Empty => Next::Start,
         };
+        if matches!(next, Next::Wait | Next::Start)
+            && !stackportal::has_portal()
+            && runner::in_harness()
+        {
+            panic!("{}", no_portal_message(name));
+        }
         match next {
             Next::Return(v) => return v,
             Next::Fail(msg) => panic!("{msg}"),
@@ -180,6 +187,9 @@ pub fn fixture_get<T: 'static>(
                 stackportal::await_(done);
             }
             Next::Start => {
+                if let Some(msg) = runner::fixture_unavailable_here(name) {
+                    panic!("{msg}");
+                }
                 if !runner::in_harness() {
                     panic!(
                         "fixture `{name}` was used outside a portaltest run: fixtures work in \
@@ -223,19 +233,61 @@ pub fn fixture_get<T: 'static>(
     }
 }
 
+/// Why a fixture cannot be created or waited for here: the accessor is sync, so waiting
+/// needs the caller's portal, which a task started with `tokio::spawn` (or
+/// `tokio::task::spawn_local`) does not have.
+fn no_portal_message(name: &str) -> String {
+    format!(
+        "fixture `{name}` was first used from a task that does not run in a portal (one \
+         started with `tokio::spawn` or `tokio::task::spawn_local`?), where its accessor \
+         cannot wait for it to be created. Spawn the task with `portaltest::spawn_local` \
+         instead, or call `{name}()` in the test before spawning and move what the task \
+         needs into it"
+    )
+}
+
+/// What a teardown that takes the value reports when the value is still shared.
+fn still_shared_message(name: &str, others: usize) -> String {
+    let refs = if others == 1 {
+        "1 other reference to it is".to_string()
+    } else {
+        format!("{others} other references to it are")
+    };
+    format!(
+        "the teardown of fixture `{name}` takes the value, but {refs} still alive (an \
+         `Rc` from `{name}()` kept by a static, a task that is still running, or another \
+         value), so the teardown did not run. Drop those references before the tests \
+         end, or make the teardown borrow the value (`async fn(&T)`)"
+    )
+}
+
 fn register<T: 'static>(
     name: &'static str,
     state: Rc<State<T>>,
-    teardown: Option<fn(Rc<T>) -> BoxFuture<()>>,
+    teardown: Option<fn() -> Teardown<T>>,
 ) {
     let take: TakeForTeardown = Box::new(move || {
         let old = std::mem::replace(&mut *state.slot.borrow_mut(), Slot::TornDown);
-        match old {
-            Slot::Ready(value) => {
-                let fut = teardown.map(|t| t(value.clone()));
-                (fut, value as Rc<dyn Any>)
+        let Slot::Ready(value) = old else {
+            return (None, Rc::new(()) as Rc<dyn Any>);
+        };
+        match teardown.map(|t| t().0) {
+            None => (None, value as Rc<dyn Any>),
+            Some(TeardownKind::ByRef(stop)) => (Some(stop(value.clone())), value as Rc<dyn Any>),
+            // The value moves into the teardown, which drops it (the runner holds none).
+            Some(TeardownKind::ByValue(stop)) => {
+                let fut: BoxFuture<()> = Box::pin(async move {
+                    match Rc::try_unwrap(value) {
+                        Ok(value) => stop(value).await,
+                        Err(shared) => {
+                            let others = Rc::strong_count(&shared) - 1;
+                            drop(shared);
+                            panic!("{}", still_shared_message(name, others));
+                        }
+                    }
+                });
+                (Some(fut), Rc::new(()) as Rc<dyn Any>)
             }
-            _ => (None, Rc::new(()) as Rc<dyn Any>),
         }
     });
     CREATED.with(|c| c.borrow_mut().push(Created { name, take }));

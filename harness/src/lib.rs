@@ -54,6 +54,7 @@
 //!     assert!(server().list_users().await.is_empty());
 //! }
 //!
+//! # #[cfg(any())] fn main() {} // rustdoc: do not wrap (tests must be module-level)
 //! portaltest::main!();
 //! ```
 //!
@@ -85,34 +86,152 @@
 //! * Under `cargo nextest run` each test runs in its own process, so each process gets
 //!   its own fixtures (created lazily: running one test creates only what it uses).
 //!
+//! ## Isolated tests and paused clocks
+//!
+//! A test that needs a runtime of its own says so:
+//!
+//! * `#[portaltest::test(isolated)]` runs it on a std thread of its own (named after the
+//!   test) with a tokio current-thread runtime of its own, still in a portal, so sync
+//!   code may [`await_`]; `tokio::spawn` and `tokio::task::spawn_local` work. The thread
+//!   is the test's: it may block, build, `block_on` and drop runtimes, and pause its
+//!   clock, while the shared tests go on interleaving. (The portal is polled with the
+//!   runtime's handle entered but outside `block_on`, which drives the runtime whenever
+//!   the test waits; so tokio does not see a runtime running on the thread.)
+//! * `#[portaltest::test(start_paused = true)]` is an isolated test whose clock starts
+//!   paused, the port of `#[tokio::test(start_paused = true)]`: when the test waits and
+//!   nothing else is to be done, time jumps to the next timer.
+//! * Timeouts apply, in real time; a timed-out isolated test is cancelled (its stack
+//!   unwinds and its [`AsyncGuard`] cleanups run on its runtime); a thread that blocks
+//!   and does not respond within 5 s is reported and left running. An isolated test
+//!   counts as one test in flight for `--test-threads`. `#[ignore]` and
+//!   `#[should_panic]` work as usual.
+//! * **Fixtures are not available there**: they live on the shared runtime's thread
+//!   (their values are `Rc`s). Using one panics with "fixture `name` was used in the
+//!   isolated test `test`: fixtures live on the shared runtime's thread ..."; create
+//!   what the test needs inside it.
+//! * **Output**: its panic messages and `tracing` events (through the harness's
+//!   subscriber) are attributed to it exactly. Its `println!`, `eprintln!` and other
+//!   writes to fd 1 and 2 go to the capture file all tests share: they are attributed
+//!   to it when they are collected outside the polls of shared tests (always so when it
+//!   runs alone, as with `--test-threads 1`), but what it writes while a shared test
+//!   is being polled may land in that test's output. (With `RUST_BACKTRACE` set, its
+//!   captured panic messages carry an untrimmed backtrace.)
+//!
+//! On the shared runtime, the harness's timeouts and its watchdog measure real time,
+//! and
+//!
+//! * a test that pauses the shared clock (`tokio::time::pause()`) is noticed right
+//!   after the poll in which it did: the clock is resumed before anything else runs,
+//!   and the test is cancelled and fails with a message that points to
+//!   `start_paused = true` and `isolated`. The other tests are not affected, except
+//!   that a `tokio::time::advance` the culprit made meanwhile cannot be undone. (To
+//!   notice it, the harness reads the clock a few times per poll, some 100 ns.) A
+//!   task spawned without a portal that pauses the clock is noticed at the next poll
+//!   of any test: the clock is resumed with a warning on stderr (a timer may have
+//!   fired early meanwhile).
+//! * a test that starts, blocks on or drops a runtime on the shared thread fails with
+//!   tokio's panic message, and a line above it that names
+//!   `#[portaltest::test(isolated)]`.
+//!
+//! Pausing needs tokio's `test-util` feature, which portaltest enables.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//!
+//! #[portaltest::test(start_paused = true)]
+//! async fn retries_back_off() {
+//!     let start = tokio::time::Instant::now();
+//!     tokio::time::sleep(Duration::from_secs(3600)).await; // at once
+//!     assert!(start.elapsed() >= Duration::from_secs(3600));
+//! }
+//!
+//! #[portaltest::test(isolated)]
+//! fn uses_a_library_that_blocks_on_its_own_runtime() {
+//!     let rt = tokio::runtime::Builder::new_current_thread()
+//!         .enable_all()
+//!         .build()
+//!         .unwrap();
+//!     rt.block_on(async { /* ... */ });
+//!     drop(rt);
+//! }
+//!
+//! # #[cfg(any())] fn main() {} // rustdoc: do not wrap (tests must be module-level)
+//! portaltest::main!();
+//! ```
+//!
 //! ## Fixtures
 //!
 //! See [`fixture`]. A fixture's initialisation runs once, even when many tests ask for
 //! it at the same time (the others wait). If it panics or returns `Err`, every test
 //! that uses it fails with "fixture `name` failed: cause"; it is not retried.
-//! `#[fixture(teardown = path)]` runs `async fn path(&T)` after all tests, in reverse
-//! order of creation; then the values are dropped, before the runtime shuts down. A
-//! failing teardown is reported and makes the run exit with code 101.
+//! `#[fixture(teardown = path)]` runs `async fn path(&T)` (or `async fn path(T)`, which
+//! takes the value) after all tests, in reverse order of creation; then the values are
+//! dropped, before the runtime shuts down. A failing teardown is reported and makes the
+//! run exit with code 101.
 
 #![warn(missing_docs)]
 
 mod capture;
 mod fixture;
+mod isolated;
 mod printer;
+mod realtime;
 mod registry;
 mod runner;
+mod signatures;
 
 use std::process::ExitCode;
 use std::time::Duration;
 
 pub use stackportal::{await_, guard, has_portal, iter, AsyncGuard};
 
+/// Spawns a task on the run's `LocalSet` that runs inside a portal of its own
+/// (re-exported from stackportal): sync code in it may [`await_`], and fixture
+/// accessors work in it, first use included.
+///
+/// Prefer it to `tokio::spawn` for tasks that use fixtures: fixtures are `Rc`s (not
+/// `Send`), and a task started with `tokio::spawn` (or `tokio::task::spawn_local`) has
+/// no portal, so a fixture's accessor cannot wait there for the fixture to be created:
+/// its first use panics with a message saying so. (A fixture that already exists can
+/// be read from anywhere on the runtime thread.)
+///
+/// ```no_run
+/// use portaltest::fixture;
+///
+/// #[fixture]
+/// async fn port() -> u16 {
+///     tokio::task::yield_now().await;
+///     8080
+/// }
+///
+/// #[portaltest::test]
+/// async fn from_a_task() {
+///     let handle = portaltest::spawn_local(async { *port() + 1 });
+///     assert_eq!(handle.await.unwrap(), 8081);
+/// }
+///
+/// # #[cfg(any())] fn main() {} // rustdoc: do not wrap (tests must be module-level)
+/// portaltest::main!();
+/// ```
+pub use stackportal::spawn_local;
+
 /// Marks a test: a sync `fn` or an `async fn` with no arguments, returning `()` or
-/// `Result<(), E>` (`E: Debug`).
+/// `Result<(), E>` (`E: Debug`), at module level (not in an `impl` block).
+///
+/// Mistakes are compile errors at the test, naming the fix: another return type, an
+/// associated fn in an `impl` block (or a fn inside a function body: in a doctest, add
+/// the hidden line `# #[cfg(any())] fn main() {}` so that rustdoc does not wrap the
+/// code in a `main`), `#[should_panic]` on a test returning `Result` (as libtest).
 ///
 /// Sync tests run in a portal and may [`await_`]. `#[ignore]`, `#[ignore = "reason"]`,
 /// `#[should_panic]` and `#[should_panic(expected = "text")]` work as with `#[test]`;
-/// `#[portaltest::test(timeout = "500ms")]` (units `ms`, `s`, `m`) limits the run time.
+/// `#[portaltest::test(timeout = "500ms")]` (units `ms`, `s`, `m`) limits the run time
+/// (real time). `#[portaltest::test(isolated)]` gives the test a thread and a tokio
+/// current-thread runtime of its own (it may block, build, `block_on` and drop
+/// runtimes, pause its clock; it cannot use fixtures), and
+/// `#[portaltest::test(start_paused = true)]` is such a test whose clock starts paused,
+/// like `#[tokio::test(start_paused = true)]`; see the crate docs. Arguments combine:
+/// `#[portaltest::test(start_paused = true, timeout = "5s")]`.
 /// Tests register themselves from any module of the target; their names are their path
 /// inside the target (`users::creates_user`).
 ///
@@ -137,6 +256,7 @@ pub use stackportal::{await_, guard, has_portal, iter, AsyncGuard};
 ///     panic!("boom");
 /// }
 ///
+/// # #[cfg(any())] fn main() {} // rustdoc: do not wrap (tests must be module-level)
 /// portaltest::main!();
 /// ```
 pub use portaltest_macros::test;
@@ -149,6 +269,22 @@ pub use portaltest_macros::test;
 /// users wait for the one initialisation. `#[fixture(teardown = path)]` names an
 /// `async fn(&T)` awaited after all tests, in reverse order of creation. The value
 /// need not be `Send` or `Sync`.
+///
+/// * **Teardown taking the value**: the teardown may be `async fn stop(value: T)`
+///   instead, to consume it (send on a `oneshot::Sender`, await a `JoinHandle`) without
+///   `RefCell<Option<..>>`. Tests hold `Rc<T>` clones, so this works only when none is
+///   left at the end of the run; otherwise the teardown does not run and the run fails
+///   with "the teardown of fixture `name` takes the value, but N other references to it
+///   are still alive". A teardown with any other signature is a compile error at
+///   `teardown = path`.
+/// * **Fallible fixtures**: a fixture whose return type is written `Result<T, E>` (any
+///   path ending in `Result`: `io::Result<T>`, `anyhow::Result<T>`) is fallible: `Ok` is
+///   the value, an `Err` fails every test that uses it. A `Result` behind another alias
+///   (`type R = Result<u32, String>`) needs `#[fixture(fallible)]`; without it, it is a
+///   compile error rather than a fixture whose value is the `Result`.
+/// * **Spawned tasks**: the accessor waits for the initialisation through the caller's
+///   portal, so the first use must come from a test, a fixture or a task started with
+///   [`spawn_local`]; from a `tokio::spawn`ed task it panics, saying so.
 ///
 /// ```no_run
 /// use portaltest::{await_, fixture};
@@ -170,12 +306,39 @@ pub use portaltest_macros::test;
 ///     Ok(db().borrow().len())
 /// }
 ///
+/// struct Worker {
+///     stop: tokio::sync::oneshot::Sender<()>,
+///     task: tokio::task::JoinHandle<()>,
+/// }
+///
+/// #[fixture(teardown = stop_worker)]
+/// async fn worker() -> Worker {
+///     let (stop, stopped) = tokio::sync::oneshot::channel();
+///     let task = tokio::task::spawn_local(async move { let _ = stopped.await; });
+///     Worker { stop, task }
+/// }
+///
+/// async fn stop_worker(worker: Worker) { // takes the value
+///     let _ = worker.stop.send(());
+///     worker.task.await.unwrap();
+/// }
+///
+/// type Port = Result<u16, std::num::ParseIntError>;
+///
+/// #[fixture(fallible)] // `Port` is a `Result` the macro cannot see
+/// async fn port() -> Port {
+///     "8080".parse()
+/// }
+///
 /// #[portaltest::test]
 /// fn uses_fixtures() {
 ///     assert_eq!(*seeded(), 1);
 ///     assert_eq!(db().borrow()[0], "alice");
+///     assert!(!worker().task.is_finished());
+///     assert_eq!(*port(), 8080);
 /// }
 ///
+/// # #[cfg(any())] fn main() {} // rustdoc: do not wrap (tests must be module-level)
 /// portaltest::main!();
 /// ```
 pub use portaltest_macros::fixture;
@@ -269,11 +432,32 @@ pub use libtest_mimic::Arguments;
 /// #[portaltest::test]
 /// fn works() {}
 ///
+/// # #[cfg(any())] fn main() {} // rustdoc: do not wrap (tests must be module-level)
 /// portaltest::main!();
 /// ```
+///
+/// In a target that still has libtest's harness (no `harness = false` in its
+/// `[[test]]` section of Cargo.toml), libtest would ignore this `main` and report
+/// `running 0 tests`, exit code 0, whatever the tests do. There `main!()` is a compile
+/// error that says to add `harness = false` (it contains a `#[test]` fn, which only
+/// libtest's harness compiles: cargo builds a `harness = false` target with
+/// `--cfg test` but without `--test`).
 #[macro_export]
 macro_rules! main {
     () => {
+        // Kept only by libtest's harness (`#[test]` items are removed from a
+        // `harness = false` target, which is built with `--cfg test` but not `--test`).
+        #[::core::prelude::v1::test]
+        fn portaltest_main_needs_harness_false() {
+            ::core::compile_error!(::core::concat!(
+                "`portaltest::main!()` needs `harness = false`: this target is built with ",
+                "libtest's harness, which would ignore the portaltest tests and report ",
+                "`running 0 tests` (a failing suite would pass). Add to Cargo.toml:\n\n",
+                "    [[test]]\n    name = \"",
+                ::core::env!("CARGO_CRATE_NAME"),
+                "\"\n    harness = false\n"
+            ));
+        }
         fn main() -> ::std::process::ExitCode {
             $crate::run_main()
         }
@@ -284,6 +468,11 @@ macro_rules! main {
 pub mod __private {
     pub use crate::fixture::{fixture_get, BoxFuture, FixtureCell};
     pub use crate::registry::{IntoTestResult, ShouldPanic, TestDef, TESTS};
+    pub use crate::signatures::{
+        assert_free_fn, assert_not_result, teardown, ByRef, ByValue, FallibleFixture, FreeFn,
+        FreeFnFallback, FreeFnProbe, InImplBlock, IsFreeFn, NotAFreeFn, NotAResult, PlainProbe,
+        PlainValue, ResultProbe, ResultThroughAlias, Teardown, TeardownFn,
+    };
     pub use linkme;
     pub use stackportal::await_;
 }

@@ -25,6 +25,12 @@ pub struct TestDef {
     pub should_panic: ShouldPanic,
     /// `timeout = ".."`, in milliseconds.
     pub timeout_ms: Option<u64>,
+    /// `isolated` (or `start_paused = true`): the test runs on a thread of its own with
+    /// a tokio current-thread runtime of its own, not on the shared runtime.
+    pub isolated: bool,
+    /// `start_paused = true`: the isolated test's runtime starts with its clock paused
+    /// (`tokio::runtime::Builder::start_paused`).
+    pub start_paused: bool,
     /// Runs the test body (inside the test's portal).
     pub run: fn() -> Result<(), String>,
 }
@@ -41,6 +47,11 @@ pub enum ShouldPanic {
 }
 
 /// What a test may return: `()` or `Result<(), E>` with `E: Debug`.
+#[diagnostic::on_unimplemented(
+    message = "a `#[portaltest::test]` returns `()` or `Result<(), E>` with `E: Debug`, not `{Self}`",
+    label = "return `()` or `Result<(), E>` (`E: Debug`) here",
+    note = "an `Err` fails the test, printed with `{{:?}}`; to check a value, `assert!` it instead of returning it"
+)]
 pub trait IntoTestResult {
     /// `Err` carries the `Debug` text of the error.
     fn into_test_result(self) -> Result<(), String>;

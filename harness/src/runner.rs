@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use libtest_mimic::{Arguments, Trial};
@@ -19,6 +19,7 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 
 use crate::capture::Capture;
+use crate::isolated::{self, Finished};
 use crate::printer::{Counts, Outcome, Printer};
 use crate::registry::{ShouldPanic, TestDef, TESTS};
 use crate::{parse_duration, BLOCKING_WARN_ENV, TIMEOUT_ENV};
@@ -40,6 +41,21 @@ struct Ctx {
     cleanups: RefCell<Vec<Vec<JoinHandle<()>>>>,
     warn_after: Option<Duration>,
     real_stderr: RefCell<Box<dyn Write>>,
+    /// Slots of the isolated tests in flight, oldest first: output that no poll of a
+    /// shared test claims goes to them (their threads write to the same fds).
+    isolated: RefCell<Vec<usize>>,
+    /// Per slot: why it must stop now (it paused the shared clock), and who to wake.
+    aborts: RefCell<Vec<Abort>>,
+    /// The shared clock's reading when the poll in progress started.
+    clock_at_poll: Cell<Option<tokio::time::Instant>>,
+    /// Whether the clock was checked during the poll in progress already.
+    clock_probed: Cell<bool>,
+}
+
+#[derive(Default)]
+struct Abort {
+    note: Option<String>,
+    waker: Option<Waker>,
 }
 
 thread_local! {
@@ -61,7 +77,73 @@ impl Ctx {
         names.push(name);
         self.buffers.borrow_mut().push(Vec::new());
         self.cleanups.borrow_mut().push(Vec::new());
+        self.aborts.borrow_mut().push(Abort::default());
         names.len() - 1
+    }
+
+    /// Who gets output that accumulated while no test was being polled: the isolated
+    /// test `polling` if it is one, else the oldest isolated test in flight, else
+    /// nobody (it goes to the real stderr).
+    fn stray_owner(&self, polling: usize) -> Option<usize> {
+        let isolated = self.isolated.borrow();
+        if isolated.contains(&polling) {
+            Some(polling)
+        } else {
+            isolated.first().copied()
+        }
+    }
+
+    /// After code ran on behalf of `slot` (a poll): if it left the shared runtime's
+    /// clock paused, resumes the clock at once (before the runtime could park and
+    /// auto-advance it, so no other test sees it) and marks `slot` to be cancelled.
+    ///
+    /// A clock that was paused already when the poll started (by a task that no test's
+    /// poll covers) is resumed with a warning instead.
+    fn check_clock(&self, slot: usize, label: Option<&str>) {
+        self.clock_probed.set(true);
+        if !clock_paused() {
+            return;
+        }
+        let frozen_at = tokio::time::Instant::now();
+        tokio::time::resume();
+        if self.clock_at_poll.get() == Some(frozen_at) {
+            self.warn(
+                "portaltest: warning: the shared runtime's clock was found paused outside any \
+                 test's poll (by a task a test spawned?) and was resumed; tests that need a paused \
+                 clock take `#[portaltest::test(start_paused = true)]` or `(isolated)`",
+            );
+            return;
+        }
+        let who = match label {
+            Some(label) => label.to_string(),
+            None => {
+                let name = slot_name(&self.names, slot);
+                if name.contains('`') {
+                    name
+                } else {
+                    format!("`{name}`")
+                }
+            }
+        };
+        let note = format!(
+            "note: {who} paused the clock of the shared runtime (`tokio::time::pause()`); every test \
+             of this run shares that clock, so it would stop (and auto-advance) time for all of \
+             them. The clock was resumed and the test cancelled (its stack unwound). Give the test \
+             a runtime of its own: `#[portaltest::test(start_paused = true)]` (a clock paused \
+             from the start, like `#[tokio::test(start_paused = true)]`) or \
+             `#[portaltest::test(isolated)]` (then it may pause its clock itself)"
+        );
+        let mut aborts = self.aborts.borrow_mut();
+        if let Some(abort) = aborts.get_mut(slot) {
+            abort.note.get_or_insert(note);
+            if let Some(waker) = abort.waker.take() {
+                waker.wake();
+            }
+        }
+    }
+
+    fn take_abort(&self, slot: usize) -> Option<String> {
+        self.aborts.borrow_mut().get_mut(slot)?.note.take()
     }
 
     /// Moves captured output to `slot`'s buffer, or to the real stderr when no test
@@ -118,7 +200,10 @@ impl<F: Future> Future for Attributed<F> {
         let this = &mut *self;
         let ctx = this.ctx.clone();
         let previous = ctx.current.get();
-        ctx.drain_to(previous);
+        // The shared clock as the poll starts (frozen there if it was paused before).
+        let outer_clock = ctx.clock_at_poll.replace(Some(tokio::time::Instant::now()));
+        let outer_probed = ctx.clock_probed.replace(false);
+        ctx.drain_to(previous.or_else(|| ctx.stray_owner(this.slot)));
         ctx.current.set(Some(this.slot));
         struct Restore<'a>(&'a Ctx, Option<usize>, usize);
         impl Drop for Restore<'_> {
@@ -133,6 +218,12 @@ impl<F: Future> Future for Attributed<F> {
         let outer = watchdog::enter(this.slot);
         let out = this.fut.as_mut().poll(cx);
         watchdog::leave(outer);
+        // Unless the test's supervisor looked right after the test's own code ran.
+        if !ctx.clock_probed.get() {
+            ctx.check_clock(this.slot, this.label.as_deref());
+        }
+        ctx.clock_probed.set(outer_probed);
+        ctx.clock_at_poll.set(outer_clock);
         let in_hook = IN_PANIC_HOOK.with(|t| t.replace(hook_before));
         let took = started.elapsed().saturating_sub(in_hook);
         drop(restore);
@@ -246,6 +337,27 @@ fn fmt_duration(d: Duration) -> String {
         format!("{} ms", d.as_millis())
     } else {
         format!("{:.2} s", d.as_secs_f64())
+    }
+}
+
+/// Whether the clock of the runtime of this thread is paused (`tokio::time::pause`).
+///
+/// tokio has no query for it, and probing with `pause()`/`resume()` would change the
+/// clock; so this reads it: a running clock advances with std's between two reads, a
+/// paused one does not (it auto-advances only while the runtime parks, never during
+/// this call). Costs three reads of a clock when it runs, about 2 µs when paused.
+fn clock_paused() -> bool {
+    let first = tokio::time::Instant::now();
+    let real = Instant::now();
+    loop {
+        if tokio::time::Instant::now() != first {
+            return false;
+        }
+        // Read once more after std's clock moved on: a running tokio clock has too.
+        if real.elapsed() >= Duration::from_micros(2) {
+            return tokio::time::Instant::now() == first;
+        }
+        std::hint::spin_loop();
     }
 }
 
@@ -395,9 +507,10 @@ fn install_tracing() {
         .ok()
         .and_then(|s| s.parse::<Targets>().ok())
         .unwrap_or_else(|| Targets::new().with_default(tracing::Level::INFO));
-    // Events go to stdout, that is into the capture of the test being polled.
+    // Events go to stdout, that is into the capture of the test being polled (those
+    // of an isolated test to its own buffer).
     let layer = tracing_subscriber::fmt::layer()
-        .with_writer(std::io::stdout)
+        .with_writer(isolated::make_writer)
         .with_ansi(false)
         .with_target(true);
     // A subscriber that the program installed itself stays in charge.
@@ -428,35 +541,104 @@ fn install_panic_hook() {
     let backtraces = std::env::var_os("RUST_BACKTRACE").is_some_and(|v| v != "0");
     std::panic::set_hook(Box::new(move |info| {
         let started = Instant::now();
-        match current_test_name() {
-            // With backtraces on, std's hook prints them best (trimmed to the test).
-            Some(name) if !backtraces => {
-                let payload = info.payload();
-                let msg = if let Some(s) = payload.downcast_ref::<&str>() {
-                    (*s).to_string()
-                } else if let Some(s) = payload.downcast_ref::<String>() {
-                    s.clone()
-                } else {
-                    "Box<dyn Any>".to_string()
-                };
+        let payload = info.payload();
+        let msg = if let Some(s) = payload.downcast_ref::<&str>() {
+            (*s).to_string()
+        } else if let Some(s) = payload.downcast_ref::<String>() {
+            s.clone()
+        } else {
+            "Box<dyn Any>".to_string()
+        };
+        // On the shared thread, a test or a fixture (not the isolated test's thread).
+        let shared = current_test_name();
+        let isolated = match shared {
+            Some(_) => None,
+            None => isolated::current_target(),
+        };
+        let hint = match &shared {
+            Some(name) => runtime_hint(name, &msg),
+            None => None,
+        };
+        match (shared, isolated) {
+            // With backtraces on, std's hook prints them best (trimmed to the test):
+            // on the shared thread, and live (no capture) on an isolated test's
+            // thread, which bears the test's name.
+            (Some(_), _) | (None, Some((_, None))) if backtraces => {
+                if let Some(hint) = &hint {
+                    let _ = writeln!(std::io::stderr(), "{hint}");
+                }
+                previous(info)
+            }
+            (Some(name), _) | (None, Some((name, _))) => {
                 let location = info
                     .location()
                     .map(|l| format!(" at {}:{}:{}", l.file(), l.line(), l.column()))
                     .unwrap_or_default();
-                let mut err = std::io::stderr().lock();
-                let _ = writeln!(err, "\nthread '{name}' panicked{location}:\n{msg}");
-                if !HINTED.swap(true, Ordering::Relaxed) {
-                    let _ = writeln!(
-                        err,
-                        "note: run with `RUST_BACKTRACE=1` environment variable to display a backtrace"
+                let mut text = format!("\nthread '{name}' panicked{location}:\n");
+                if let Some(hint) = &hint {
+                    text.push_str(hint);
+                    text.push('\n');
+                }
+                text.push_str(&msg);
+                text.push('\n');
+                if backtraces {
+                    // An isolated test's captured panic: std's hook would write to fd 2,
+                    // where the output of shared tests mixes in; capture it here
+                    // (untrimmed).
+                    let backtrace = std::backtrace::Backtrace::force_capture();
+                    text.push_str(&format!("stack backtrace:\n{backtrace}\n"));
+                } else if !HINTED.swap(true, Ordering::Relaxed) {
+                    text.push_str(
+                        "note: run with `RUST_BACKTRACE=1` environment variable to display a backtrace\n",
                     );
                 }
+                match isolated::current_target() {
+                    // Attributed exactly, whatever the shared tests print meanwhile.
+                    Some((_, Some(buffer))) => buffer
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .extend_from_slice(text.as_bytes()),
+                    _ => {
+                        let _ = std::io::stderr().lock().write_all(text.as_bytes());
+                    }
+                }
             }
-            _ => previous(info),
+            (None, None) => previous(info),
         }
         // Printing a backtrace takes long; it is not the test blocking the thread.
         IN_PANIC_HOOK.with(|t| t.set(t.get() + started.elapsed()));
     }));
+}
+
+/// tokio's panics for what a test on the shared runtime's thread cannot do, and the
+/// line that says what to do instead (printed above tokio's own text).
+fn runtime_hint(test: &str, msg: &str) -> Option<String> {
+    const TOKIO_TEXTS: [&str; 3] = [
+        "Cannot start a runtime from within a runtime",
+        "Cannot drop a runtime in a context where blocking is not allowed",
+        "Cannot block the current thread from within a runtime",
+    ];
+    if !TOKIO_TEXTS.iter().any(|t| msg.contains(t)) {
+        return None;
+    }
+    Some(format!(
+        "portaltest: `{test}` runs on the shared runtime's thread, where tokio does not allow \
+         starting, blocking on or dropping another runtime, nor blocking; mark it \
+         `#[portaltest::test(isolated)]` to give it a thread and a tokio runtime of its own \
+         (or `await_` the future instead of `block_on`). tokio says:"
+    ))
+}
+
+/// The message of a fixture used where fixtures do not exist: on the thread of an
+/// isolated test (`None` elsewhere).
+pub(crate) fn fixture_unavailable_here(fixture: &str) -> Option<String> {
+    let test = isolated::current_name()?;
+    Some(format!(
+        "fixture `{fixture}` was used in the isolated test `{test}`: fixtures live on the shared \
+         runtime's thread (their values are `Rc`s, created and torn down there), and an isolated \
+         test (`isolated`, `start_paused = true`) runs on a thread and a runtime of its own; \
+         create what the test needs inside it, or let it run on the shared runtime"
+    ))
 }
 
 thread_local! {
@@ -540,6 +722,10 @@ pub(crate) fn run_with_args(args: Arguments) -> ExitCode {
         cleanups: RefCell::new(Vec::new()),
         warn_after: warn_threshold(),
         real_stderr: RefCell::new(real_stderr),
+        isolated: RefCell::new(Vec::new()),
+        aborts: RefCell::new(Vec::new()),
+        clock_at_poll: Cell::new(None),
+        clock_probed: Cell::new(false),
     });
     for t in &selected {
         ctx.new_slot(t.name.clone());
@@ -657,13 +843,23 @@ impl RunState {
                     None => None,
                 };
                 this.printer.borrow_mut().started(&test.name);
-                let verdict = Attributed {
-                    slot,
-                    fut: Box::pin(this.run_test(slot, test.def, &test.name)),
-                    ctx: this.ctx.clone(),
-                    label: None,
-                }
-                .await;
+                let verdict = if test.def.isolated || test.def.start_paused {
+                    Attributed {
+                        slot,
+                        fut: Box::pin(this.run_isolated(slot, test.def, &test.name)),
+                        ctx: this.ctx.clone(),
+                        label: None,
+                    }
+                    .await
+                } else {
+                    Attributed {
+                        slot,
+                        fut: Box::pin(this.run_test(slot, test.def, &test.name)),
+                        ctx: this.ctx.clone(),
+                        label: None,
+                    }
+                    .await
+                };
                 let mut output = this.ctx.take_output(slot);
                 if let Some(note) = verdict.note {
                     if !output.is_empty() && !output.ends_with(b"\n") {
@@ -714,8 +910,9 @@ impl RunState {
         (counts, failures, successes, teardown_errors)
     }
 
-    async fn run_test(&self, slot: usize, def: &'static TestDef, name: &str) -> Verdict {
-        let (limit, why) = match (def.timeout_ms, &self.env_timeout) {
+    /// The test's time limit and what set it.
+    fn limit_of(&self, def: &TestDef) -> (Option<Duration>, String) {
+        match (def.timeout_ms, &self.env_timeout) {
             (Some(ms), _) => {
                 let d = Duration::from_millis(ms);
                 (
@@ -725,65 +922,114 @@ impl RunState {
             }
             (None, Some((d, why))) => (Some(*d), why.clone()),
             (None, None) => (None, String::new()),
-        };
+        }
+    }
+
+    async fn run_test(&self, slot: usize, def: &'static TestDef, name: &str) -> Verdict {
+        let (limit, why) = self.limit_of(def);
         let portal: Portal<Result<(), String>> = stackportal::Builder::new()
             .name(name) // a stack overflow says which test overflowed
             .cleanup_spawner(cleanup_spawner(self.ctx.clone(), Some(slot)))
             .run_sync(def.run);
-        let caught = CatchUnwind(portal);
-        let result = match limit {
-            Some(limit) => tokio::time::timeout(limit, caught).await.ok(),
-            None => Some(caught.await),
-        };
+        let ended = supervise(
+            &self.ctx,
+            slot,
+            CatchUnwind(portal),
+            limit.map(|l| Instant::now() + l),
+        )
+        .await;
         // Cleanups of a cancelled portal belong to this test's report.
         await_cleanups(&self.ctx, slot).await;
-        let location = format!("{}:{}", def.file, def.line);
-        match (result, def.should_panic) {
-            (None, _) => Verdict {
-                passed: false,
-                note: Some(format!(
-                    "note: test timed out after {} ({why}); it was cancelled and its stack unwound",
-                    crate::format_limit(limit.unwrap_or_default())
-                )),
-            },
-            (Some(Ok(Err(err))), _) => Verdict {
-                passed: false,
-                note: Some(format!("Error: {err}")),
-            },
-            (Some(Ok(Ok(()))), ShouldPanic::No) => Verdict {
-                passed: true,
-                note: None,
-            },
-            (Some(Ok(Ok(()))), _) => Verdict {
-                passed: false,
-                note: Some(format!(
-                    "note: test did not panic as expected at {location}"
-                )),
-            },
-            (Some(Err(_)), ShouldPanic::No) => Verdict {
-                passed: false,
-                note: None,
-            },
-            (Some(Err(_)), ShouldPanic::Yes) => Verdict {
-                passed: true,
-                note: None,
-            },
-            (Some(Err(payload)), ShouldPanic::YesWithMessage(expected)) => {
-                let msg = panic_message(&*payload);
-                if msg.contains(expected) {
-                    Verdict {
-                        passed: true,
-                        note: None,
-                    }
-                } else {
-                    Verdict {
-                        passed: false,
-                        note: Some(format!(
-                            "note: panic did not contain expected string\n      panic message: {msg:?}\n expected substring: {expected:?}"
-                        )),
-                    }
+        let result = match ended {
+            Ended::Done(result) => Some(result),
+            Ended::TimedOut => None,
+            Ended::Aborted(note) => {
+                return Verdict {
+                    passed: false,
+                    note: Some(note),
                 }
             }
+        };
+        let timed_out = format!(
+            "note: test timed out after {} ({why}); it was cancelled and its stack unwound",
+            crate::format_limit(limit.unwrap_or_default())
+        );
+        verdict(def, result, timed_out)
+    }
+
+    /// Runs an isolated test on a thread and a runtime of its own and waits for it here,
+    /// holding its place among the tests in flight (`--test-threads`). Its time limit
+    /// is watched here, in real time.
+    async fn run_isolated(&self, slot: usize, def: &'static TestDef, name: &str) -> Verdict {
+        let (limit, why) = self.limit_of(def);
+        let capture = self.ctx.capture.borrow().is_some();
+        let running = match isolated::spawn(def, name.to_string(), capture) {
+            Ok(running) => running,
+            Err(err) => {
+                return Verdict {
+                    passed: false,
+                    note: Some(format!(
+                        "note: cannot start a thread for the isolated test: {err}"
+                    )),
+                }
+            }
+        };
+        self.ctx.isolated.borrow_mut().push(slot);
+        let isolated::Running {
+            mut finished,
+            cancel,
+            buffer,
+        } = running;
+        let first = wait_until(&mut finished, limit.map(|l| Instant::now() + l)).await;
+        let (result, timed_out) = match first {
+            Some(result) => (result.ok(), None),
+            None => {
+                // Cancel: the portal is dropped (its stack unwinds) and its guard
+                // cleanups run, if the thread gets to it; a thread that blocks does not.
+                let _ = cancel.send(());
+                let grace = Instant::now() + ISOLATED_CANCEL_GRACE;
+                let late = wait_until(&mut finished, Some(grace)).await;
+                (None, Some(late.is_some()))
+            }
+        };
+        // Whatever it wrote is in the capture file now (or still comes, if it was left
+        // running); then what it said through the harness (panics, tracing).
+        self.ctx.drain_to(Some(slot));
+        self.ctx.isolated.borrow_mut().retain(|s| *s != slot);
+        if let Some(buffer) = buffer {
+            let said = std::mem::take(&mut *buffer.lock().unwrap_or_else(|e| e.into_inner()));
+            self.ctx.buffers.borrow_mut()[slot].extend_from_slice(&said);
+        }
+        let limit_text = crate::format_limit(limit.unwrap_or_default());
+        match (timed_out, result) {
+            (Some(responded), _) => Verdict {
+                passed: false,
+                note: Some(if responded {
+                    format!(
+                        "note: test timed out after {limit_text} ({why}); it was cancelled and its stack unwound"
+                    )
+                } else {
+                    format!(
+                        "note: test timed out after {limit_text} ({why}); its thread did not respond to the \
+                         cancellation within {} (it blocks?) and was left running",
+                        fmt_duration(ISOLATED_CANCEL_GRACE)
+                    )
+                }),
+            },
+            (None, None) => Verdict {
+                passed: false,
+                note: Some(
+                    "note: the isolated test's thread ended without reporting a result".into(),
+                ),
+            },
+            (None, Some(Finished::Returned(r))) => verdict(def, Some(Ok(r)), String::new()),
+            (None, Some(Finished::Panicked(payload))) => {
+                verdict(def, Some(Err(payload)), String::new())
+            }
+            (None, Some(Finished::Cancelled)) => Verdict {
+                passed: false,
+                note: Some("note: the isolated test was cancelled".into()),
+            },
         }
     }
 
@@ -820,6 +1066,7 @@ impl RunState {
             }
             .await;
             let mut output = self.ctx.take_output(slot);
+            let mut failed = false;
             if let Err(payload) = result {
                 if !output.is_empty() && !output.ends_with(b"\n") {
                     output.push(b'\n');
@@ -827,10 +1074,135 @@ impl RunState {
                 output.extend_from_slice(
                     format!("note: {what} panicked: {}\n", panic_message(&*payload)).as_bytes(),
                 );
+                failed = true;
+            }
+            if let Some(note) = self.ctx.take_abort(slot) {
+                if !output.is_empty() && !output.ends_with(b"\n") {
+                    output.push(b'\n');
+                }
+                output.extend_from_slice(note.as_bytes());
+                output.push(b'\n');
+                failed = true;
+            }
+            if failed {
                 errors.push((what, output));
             }
         }
         errors
+    }
+}
+
+/// How long a timed-out isolated test's thread gets to unwind its stack and finish its
+/// guard cleanups before the run stops waiting for it.
+const ISOLATED_CANCEL_GRACE: Duration = Duration::from_secs(5);
+
+type Caught = Result<Result<(), String>, Box<dyn Any + Send>>;
+
+/// How a supervised test ended.
+enum Ended {
+    Done(Caught),
+    TimedOut,
+    /// Cancelled by the harness (it paused the shared clock), with the note to show.
+    Aborted(String),
+}
+
+/// Polls a shared test's portal until it finishes, its real-time `deadline` passes or
+/// the harness aborts its slot; the portal is dropped (its stack unwound) before this
+/// returns.
+async fn supervise<F>(ctx: &Ctx, slot: usize, mut test: F, deadline: Option<Instant>) -> Ended
+where
+    F: Future<Output = Caught> + Unpin,
+{
+    let mut sleep = deadline.map(crate::realtime::sleep_until);
+    std::future::poll_fn(|cx| {
+        let polled = Pin::new(&mut test).poll(cx);
+        // Checked right after the test's own code ran, also when it just finished.
+        ctx.check_clock(slot, None);
+        if let Some(note) = ctx.take_abort(slot) {
+            return Poll::Ready(Ended::Aborted(note));
+        }
+        if let Poll::Ready(result) = polled {
+            return Poll::Ready(Ended::Done(result));
+        }
+        if let Some(abort) = ctx.aborts.borrow_mut().get_mut(slot) {
+            abort.waker = Some(cx.waker().clone());
+        }
+        if let Some(sleep) = &mut sleep {
+            if Pin::new(sleep).poll(cx).is_ready() {
+                return Poll::Ready(Ended::TimedOut);
+            }
+        }
+        Poll::Pending
+    })
+    .await
+}
+
+/// Waits for `rx` until `deadline` (real time); `None` when the deadline passed first.
+async fn wait_until<T>(
+    rx: &mut tokio::sync::oneshot::Receiver<T>,
+    deadline: Option<Instant>,
+) -> Option<Result<T, tokio::sync::oneshot::error::RecvError>> {
+    let mut sleep = deadline.map(crate::realtime::sleep_until);
+    std::future::poll_fn(|cx| {
+        if let Poll::Ready(r) = Pin::new(&mut *rx).poll(cx) {
+            return Poll::Ready(Some(r));
+        }
+        if let Some(sleep) = &mut sleep {
+            if Pin::new(sleep).poll(cx).is_ready() {
+                return Poll::Ready(None);
+            }
+        }
+        Poll::Pending
+    })
+    .await
+}
+
+/// The verdict on a test's result (`None`: it timed out, and `timed_out` says so).
+fn verdict(def: &TestDef, result: Option<Caught>, timed_out: String) -> Verdict {
+    let location = format!("{}:{}", def.file, def.line);
+    match (result, def.should_panic) {
+        (None, _) => Verdict {
+            passed: false,
+            note: Some(timed_out),
+        },
+        (Some(Ok(Err(err))), _) => Verdict {
+            passed: false,
+            note: Some(format!("Error: {err}")),
+        },
+        (Some(Ok(Ok(()))), ShouldPanic::No) => Verdict {
+            passed: true,
+            note: None,
+        },
+        (Some(Ok(Ok(()))), _) => Verdict {
+            passed: false,
+            note: Some(format!(
+                "note: test did not panic as expected at {location}"
+            )),
+        },
+        (Some(Err(_)), ShouldPanic::No) => Verdict {
+            passed: false,
+            note: None,
+        },
+        (Some(Err(_)), ShouldPanic::Yes) => Verdict {
+            passed: true,
+            note: None,
+        },
+        (Some(Err(payload)), ShouldPanic::YesWithMessage(expected)) => {
+            let msg = panic_message(&*payload);
+            if msg.contains(expected) {
+                Verdict {
+                    passed: true,
+                    note: None,
+                }
+            } else {
+                Verdict {
+                    passed: false,
+                    note: Some(format!(
+                        "note: panic did not contain expected string\n      panic message: {msg:?}\n expected substring: {expected:?}"
+                    )),
+                }
+            }
+        }
     }
 }
 
@@ -848,6 +1220,8 @@ mod tests {
             ignore_reason: None,
             should_panic: ShouldPanic::No,
             timeout_ms: None,
+            isolated: false,
+            start_paused: false,
             run: || Ok(()),
         }
     }

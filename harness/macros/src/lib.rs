@@ -5,7 +5,7 @@
 
 use proc_macro::TokenStream;
 use proc_macro2::{Span, TokenStream as TokenStream2};
-use quote::{format_ident, quote, ToTokens};
+use quote::{format_ident, quote, quote_spanned, ToTokens};
 use syn::{
     parse_macro_input, spanned::Spanned, Attribute, Error, Expr, ExprLit, GenericArgument, ItemFn,
     Lit, LitStr, Meta, PathArguments, ReturnType, Type,
@@ -117,15 +117,27 @@ fn opt_str(s: &Option<String>) -> TokenStream2 {
 /// arguments, returning `()` or `Result<(), E>` with `E: Debug`. The test registers
 /// itself; `portaltest::main!()` in the target runs it. `#[ignore]`,
 /// `#[ignore = "reason"]`, `#[should_panic]` and `#[should_panic(expected = "text")]`
-/// work as with `#[test]`. `#[portaltest::test(timeout = "5s")]` limits its run time
-/// (`ms`, `s` or `m`).
+/// work as with `#[test]` (`#[should_panic]` only on a test returning `()`); the fn
+/// must be a module-level item. `#[portaltest::test(timeout = "5s")]` limits its run time
+/// (`ms`, `s` or `m`). `#[portaltest::test(isolated)]` runs it on a thread of its own
+/// with a tokio current-thread runtime of its own; `start_paused = true` also starts
+/// that runtime's clock paused (like `#[tokio::test(start_paused = true)]`). Arguments
+/// combine: `#[portaltest::test(start_paused = true, timeout = "5s")]`.
 ///
 /// See the `portaltest` crate for examples.
 #[proc_macro_attribute]
 pub fn test(args: TokenStream, item: TokenStream) -> TokenStream {
     let mut timeout_ms: Option<u64> = None;
+    let mut runtime = RuntimeArgs::default();
     let parser = syn::meta::parser(|meta| {
-        if meta.path.is_ident("timeout") {
+        if meta.path.is_ident("isolated") {
+            runtime.isolated = true;
+            Ok(())
+        } else if meta.path.is_ident("start_paused") {
+            let b: syn::LitBool = meta.value()?.parse()?;
+            runtime.start_paused = b.value;
+            Ok(())
+        } else if meta.path.is_ident("timeout") {
             let s: LitStr = meta.value()?.parse()?;
             match parse_duration_ms(&s.value()) {
                 Some(ms) if ms > 0 => {
@@ -138,12 +150,14 @@ pub fn test(args: TokenStream, item: TokenStream) -> TokenStream {
                 )),
             }
         } else {
-            Err(meta.error("unknown argument; the only one is `timeout = \"5s\"`"))
+            Err(meta.error(
+                "unknown argument; expected `timeout = \"5s\"`, `isolated` or `start_paused = true`",
+            ))
         }
     });
     parse_macro_input!(args with parser);
     let mut func = parse_macro_input!(item as ItemFn);
-    match expand_test(&mut func, timeout_ms) {
+    match expand_test(&mut func, timeout_ms, runtime) {
         Ok(ts) => ts.into(),
         Err(e) => {
             let mut out = e.to_compile_error();
@@ -153,9 +167,29 @@ pub fn test(args: TokenStream, item: TokenStream) -> TokenStream {
     }
 }
 
-fn expand_test(func: &mut ItemFn, timeout_ms: Option<u64>) -> syn::Result<TokenStream2> {
+/// `isolated` and `start_paused = true` of `#[portaltest::test(..)]`.
+#[derive(Default, Clone, Copy)]
+struct RuntimeArgs {
+    isolated: bool,
+    start_paused: bool,
+}
+
+fn expand_test(
+    func: &mut ItemFn,
+    timeout_ms: Option<u64>,
+    runtime: RuntimeArgs,
+) -> syn::Result<TokenStream2> {
     let attrs = take_test_attrs(&mut func.attrs)?;
     let sig = &func.sig;
+    if let Some(receiver) = sig.receiver() {
+        return Err(Error::new(
+            receiver.span(),
+            format!(
+                "portaltest tests are free functions, not methods: move `{}` out of the `impl` block (to module level) and drop `self`",
+                sig.ident
+            ),
+        ));
+    }
     if !sig.inputs.is_empty() {
         return Err(Error::new(
             sig.inputs.span(),
@@ -174,6 +208,17 @@ fn expand_test(func: &mut ItemFn, timeout_ms: Option<u64>) -> syn::Result<TokenS
             "portaltest tests must be plain `fn` or `async fn` items",
         ));
     }
+    // libtest rejects `#[should_panic]` on a test that returns anything but `()`.
+    if attrs.should_panic {
+        if let ReturnType::Type(_, ty) = &sig.output {
+            if !matches!(&**ty, Type::Tuple(t) if t.elems.is_empty()) {
+                return Err(Error::new(
+                    ty.span(),
+                    "`#[should_panic]` tests must return `()`, as with `#[test]`: an `Err` would not be a panic. Return `()` and `.unwrap()` the `Result` inside the test",
+                ));
+            }
+        }
+    }
     let ident = &sig.ident;
     let name = ident.to_string();
     let call = if sig.asyncness.is_some() {
@@ -181,6 +226,29 @@ fn expand_test(func: &mut ItemFn, timeout_ms: Option<u64>) -> syn::Result<TokenS
     } else {
         quote!(#ident())
     };
+    // Spanned at the return type: a type that is neither `()` nor `Result<(), E: Debug>`
+    // is reported there (by `IntoTestResult`'s `on_unimplemented` message).
+    let ret_span = match &sig.output {
+        ReturnType::Type(_, ty) => ty.span(),
+        ReturnType::Default => ident.span(),
+    };
+    let into_result = quote_spanned! {ret_span=>
+        ::portaltest::__private::IntoTestResult::into_test_result(__portaltest_out)
+    };
+    // Inside the registration below, `#ident` resolves through `use self::*` to the
+    // user's fn when it is a module-level item, and otherwise (an associated fn in an
+    // `impl` block) to a fallback returning `InImplBlock`, which this check reports.
+    let fallback_ident = format_ident!("{}", ident, span = Span::call_site());
+    let free_fn_check = quote_spanned! {ident.span()=>
+        ::portaltest::__private::assert_free_fn(
+            ::portaltest::__private::FreeFnProbe::of(&#ident).check(),
+        )
+    };
+    let reg_ident = format_ident!(
+        "__PORTALTEST_REGISTER_{}",
+        name.to_uppercase(),
+        span = Span::call_site()
+    );
     let TestAttrs {
         ignore,
         ignore_reason,
@@ -197,6 +265,9 @@ fn expand_test(func: &mut ItemFn, timeout_ms: Option<u64>) -> syn::Result<TokenS
         Some(ms) => quote!(::core::option::Option::Some(#ms)),
         None => quote!(::core::option::Option::None),
     };
+    // `start_paused = true` implies a runtime of the test's own.
+    let start_paused = runtime.start_paused;
+    let isolated = runtime.isolated || start_paused;
     let static_ident = format_ident!(
         "__PORTALTEST_TEST_{}",
         name.to_uppercase(),
@@ -205,10 +276,26 @@ fn expand_test(func: &mut ItemFn, timeout_ms: Option<u64>) -> syn::Result<TokenS
     Ok(quote! {
         #func
 
+        // Named, unlike `const _`, so that it is also valid in an `impl` block, where the
+        // check below reports the misplaced test.
         #[doc(hidden)]
-        const _: () = {
+        #[allow(non_upper_case_globals, dead_code)]
+        const #reg_ident: () = {
+            #[allow(non_snake_case, dead_code, clippy::missing_const_for_fn)]
+            fn #fallback_ident() -> ::portaltest::__private::InImplBlock {
+                ::portaltest::__private::InImplBlock
+            }
+            {
+            #[allow(unused_imports)]
+            use self::*;
+            #[allow(unused_imports)]
+            use ::portaltest::__private::FreeFnFallback as _;
+            fn __portaltest_check() {
+                #free_fn_check
+            }
             fn __portaltest_run() -> ::core::result::Result<(), ::std::string::String> {
-                ::portaltest::__private::IntoTestResult::into_test_result(#call)
+                let __portaltest_out = #call;
+                #into_result
             }
             #[::portaltest::__private::linkme::distributed_slice(::portaltest::__private::TESTS)]
             #[linkme(crate = ::portaltest::__private::linkme)]
@@ -222,8 +309,11 @@ fn expand_test(func: &mut ItemFn, timeout_ms: Option<u64>) -> syn::Result<TokenS
                 ignore_reason: #ignore_reason,
                 should_panic: #should_panic,
                 timeout_ms: #timeout,
+                isolated: #isolated,
+                start_paused: #start_paused,
                 run: __portaltest_run,
             };
+            }
         };
     })
 }
@@ -233,24 +323,31 @@ fn expand_test(func: &mut ItemFn, timeout_ms: Option<u64>) -> syn::Result<TokenS
 /// on first use, inside the shared runtime, and shares it with every caller.
 ///
 /// The async fn may also return `Result<T, E>` with `E: Debug`; an `Err` (like a
-/// panic) fails every test that uses the fixture. `#[fixture(teardown = path)]` names
-/// an `async fn(&T)` awaited after all tests finished, in reverse order of creation.
+/// panic) fails every test that uses the fixture. A `Result` behind an alias the macro
+/// cannot see through needs `#[fixture(fallible)]` (without it, a compile error).
+/// `#[fixture(teardown = path)]` names an `async fn(&T)`, or an `async fn(T)` that
+/// takes the value, awaited after all tests finished, in reverse order of creation.
 ///
 /// See the `portaltest` crate for examples.
 #[proc_macro_attribute]
 pub fn fixture(args: TokenStream, item: TokenStream) -> TokenStream {
     let mut teardown: Option<syn::Path> = None;
+    let mut fallible = false;
     let parser = syn::meta::parser(|meta| {
         if meta.path.is_ident("teardown") {
             teardown = Some(meta.value()?.parse()?);
             Ok(())
+        } else if meta.path.is_ident("fallible") {
+            fallible = true;
+            Ok(())
         } else {
-            Err(meta.error("unknown argument; the only one is `teardown = path::to::async_fn`"))
+            Err(meta
+                .error("unknown argument; expected `teardown = path::to::async_fn` or `fallible`"))
         }
     });
     parse_macro_input!(args with parser);
     let func = parse_macro_input!(item as ItemFn);
-    match expand_fixture(func, teardown) {
+    match expand_fixture(func, teardown, fallible) {
         Ok(ts) => ts.into(),
         Err(e) => e.to_compile_error().into(),
     }
@@ -272,7 +369,11 @@ fn result_ok_type(ty: &Type) -> Option<&Type> {
     }
 }
 
-fn expand_fixture(func: ItemFn, teardown: Option<syn::Path>) -> syn::Result<TokenStream2> {
+fn expand_fixture(
+    func: ItemFn,
+    teardown: Option<syn::Path>,
+    fallible: bool,
+) -> syn::Result<TokenStream2> {
     let sig = &func.sig;
     if sig.asyncness.is_none() {
         return Err(Error::new(
@@ -301,19 +402,49 @@ fn expand_fixture(func: ItemFn, teardown: Option<syn::Path>) -> syn::Result<Toke
         ReturnType::Default => syn::parse_quote!(()),
         ReturnType::Type(_, t) => (**t).clone(),
     };
-    let (value_ty, into_result) = match result_ok_type(&declared) {
-        Some(ok) => (
-            ok.clone(),
-            quote!(out.map_err(|e| ::std::format!("returned Err: {:?}", e))),
-        ),
-        None => (declared.clone(), quote!(::core::result::Result::Ok(out))),
+    let declared_span = match &sig.output {
+        ReturnType::Default => sig.ident.span(),
+        ReturnType::Type(_, t) => t.span(),
     };
+    // Fallible: written `Result<T, E>` (any path ending in `Result`), or said with
+    // `fallible` (a `Result` behind an alias). Otherwise a probe rejects, at compile
+    // time, a `Result` behind an alias, which would silently become the value.
+    let into_fallible = quote_spanned! {declared_span=>
+        ::portaltest::__private::FallibleFixture::into_fixture_result(out)
+    };
+    let (value_ty, into_result, alias_check) = match result_ok_type(&declared) {
+        Some(ok) => (ok.to_token_stream(), into_fallible, TokenStream2::new()),
+        None if fallible => (
+            quote_spanned!(declared_span=> <#declared as ::portaltest::__private::FallibleFixture>::Ok),
+            into_fallible,
+            TokenStream2::new(),
+        ),
+        None => (
+            declared.to_token_stream(),
+            quote!(::core::result::Result::Ok(out)),
+            quote_spanned! {declared_span=>
+                #[allow(unused_imports)]
+                use ::portaltest::__private::PlainProbe as _;
+                ::portaltest::__private::assert_not_result(
+                    ::portaltest::__private::ResultProbe::<#declared>::new().check(),
+                );
+            },
+        ),
+    };
+    let value_ty = &value_ty;
+    // Borrows (`async fn(&T)`) or takes (`async fn(T)`) the value, chosen by type; a
+    // wrong signature is reported at the path, in `TeardownFn`'s terms.
     let teardown_fn = match &teardown {
-        Some(path) => quote! {
-            ::core::option::Option::Some(|value: ::std::rc::Rc<#value_ty>| -> ::portaltest::__private::BoxFuture<()> {
-                ::std::boxed::Box::pin(async move { #path(&*value).await })
-            })
-        },
+        Some(path) => {
+            let boxed = quote_spanned! {path.span()=>
+                ::portaltest::__private::teardown::<#value_ty, _, _>(#path)
+            };
+            quote! {
+                ::core::option::Option::Some(|| -> ::portaltest::__private::Teardown<#value_ty> {
+                    #boxed
+                })
+            }
+        }
         None => quote!(::core::option::Option::None),
     };
     Ok(quote! {
@@ -321,6 +452,7 @@ fn expand_fixture(func: ItemFn, teardown: Option<syn::Path>) -> syn::Result<Toke
         #[track_caller]
         #vis fn #ident() -> ::std::rc::Rc<#value_ty> {
             async fn __portaltest_init() -> #declared #block
+            #alias_check
             ::std::thread_local! {
                 static __PORTALTEST_CELL: ::portaltest::__private::FixtureCell<#value_ty> =
                     ::portaltest::__private::FixtureCell::new();

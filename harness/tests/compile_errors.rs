@@ -1,0 +1,253 @@
+//! Compile-fail tests: tiny crates written to a temporary directory and built with
+//! `cargo build --offline` (target dir `target/compile-errors`, so dependencies build
+//! once), checking that each mistake is a compile error pointing at the user's code in
+//! the user's terms.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+/// (target, harness = false?, source).
+const CASES: &[(&str, bool, &str)] = &[
+    (
+        "no_harness_false",
+        false,
+        "#[portaltest::test]\nfn works() {}\n\nportaltest::main!();\n",
+    ),
+    (
+        "teardown_wrong_signature",
+        true,
+        "#[portaltest::fixture(teardown = stop)]\nasync fn server() -> String { String::new() }\n\
+         async fn stop(_: &String, _extra: u8) {}\n\
+         #[portaltest::test]\nfn t() { let _ = server(); }\nportaltest::main!();\n",
+    ),
+    (
+        "teardown_not_async",
+        true,
+        "#[portaltest::fixture(teardown = stop)]\nasync fn server() -> String { String::new() }\n\
+         fn stop(_: &String) {}\n\
+         #[portaltest::test]\nfn t() { let _ = server(); }\nportaltest::main!();\n",
+    ),
+    (
+        "test_returns_u32",
+        true,
+        "#[portaltest::test]\nfn answer() -> u32 { 42 }\nportaltest::main!();\n",
+    ),
+    (
+        "test_in_impl",
+        true,
+        "struct Suite;\nimpl Suite {\n    #[portaltest::test]\n    fn in_impl() {}\n}\nportaltest::main!();\n",
+    ),
+    (
+        "should_panic_result",
+        true,
+        "#[portaltest::test]\n#[should_panic]\nfn boom() -> Result<(), String> { Err(\"x\".into()) }\nportaltest::main!();\n",
+    ),
+    (
+        "result_alias_not_fallible",
+        true,
+        "type R = Result<u32, String>;\n#[portaltest::fixture]\nasync fn port() -> R { Ok(1) }\n\
+         #[portaltest::test]\nfn t() { let _ = port(); }\nportaltest::main!();\n",
+    ),
+    (
+        "fallible_not_result",
+        true,
+        "#[portaltest::fixture(fallible)]\nasync fn port() -> u32 { 1 }\n\
+         #[portaltest::test]\nfn t() { let _ = port(); }\nportaltest::main!();\n",
+    ),
+    // Everything above done right: must compile without errors.
+    (
+        "all_right",
+        true,
+        "type R = Result<u32, String>;\n\
+         #[portaltest::fixture(fallible, teardown = stop)]\nasync fn port() -> R { Ok(1) }\n\
+         async fn stop(_port: u32) {}\n\
+         #[portaltest::fixture(teardown = close)]\nasync fn name() -> String { String::new() }\n\
+         async fn close(_name: &String) {}\n\
+         #[portaltest::test]\nfn t() { let _ = port(); let _ = name(); }\n\
+         mod nested {\n    #[portaltest::test]\n    async fn a() -> Result<(), String> { Ok(()) }\n\
+         #[portaltest::test]\n    #[should_panic]\n    fn b() -> () { panic!() }\n}\n\
+         portaltest::main!();\n",
+    ),
+];
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+fn cargo() -> String {
+    std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
+}
+
+/// Builds every case once; the rendered compiler errors per target.
+fn errors() -> &'static HashMap<String, String> {
+    static ERRORS: OnceLock<HashMap<String, String>> = OnceLock::new();
+    ERRORS.get_or_init(|| {
+        let root = workspace_root();
+        let dir =
+            std::env::temp_dir().join(format!("portaltest-compile-errors-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("tests")).unwrap();
+        let mut manifest = format!(
+            "[package]\nname = \"compile-errors\"\nversion = \"0.0.0\"\nedition = \"2021\"\n\
+             publish = false\n\n[workspace]\n\n[dev-dependencies]\n\
+             portaltest = {{ path = {:?} }}\n",
+            root.join("harness")
+        );
+        for (name, harness_false, source) in CASES {
+            std::fs::write(dir.join("tests").join(format!("{name}.rs")), source).unwrap();
+            manifest.push_str(&format!("\n[[test]]\nname = \"{name}\"\n"));
+            if *harness_false {
+                manifest.push_str("harness = false\n");
+            }
+        }
+        std::fs::write(dir.join("Cargo.toml"), manifest).unwrap();
+        // The workspace's lock file: the same dependency versions, available offline.
+        std::fs::copy(root.join("Cargo.lock"), dir.join("Cargo.lock")).unwrap();
+        let out = Command::new(cargo())
+            .current_dir(&dir)
+            .env(
+                "CARGO_TARGET_DIR",
+                root.join("target").join("compile-errors"),
+            )
+            .args([
+                "build",
+                "--offline",
+                "--tests",
+                "--keep-going",
+                "--message-format=json",
+            ])
+            .output()
+            .expect("cannot run cargo");
+        let mut errors: HashMap<String, String> = HashMap::new();
+        for line in String::from_utf8_lossy(&out.stdout).lines() {
+            let Ok(msg) = serde_json::from_str::<serde_json::Value>(line) else {
+                continue;
+            };
+            if msg["reason"] != "compiler-message" || msg["message"]["level"] != "error" {
+                continue;
+            }
+            let target = msg["target"]["name"].as_str().unwrap_or("?").to_string();
+            let rendered = msg["message"]["rendered"].as_str().unwrap_or("");
+            errors.entry(target).or_default().push_str(rendered);
+        }
+        assert!(
+            !errors.is_empty() || out.status.success(),
+            "cargo failed without compiler errors:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+        errors
+    })
+}
+
+/// The errors of `case`, which must contain every needle.
+fn assert_errors(case: &str, needles: &[&str]) {
+    let text = errors()
+        .get(case)
+        .unwrap_or_else(|| panic!("`{case}` compiled without errors"));
+    for needle in needles {
+        assert!(
+            text.contains(needle),
+            "errors of `{case}` lack {needle:?}:\n{text}"
+        );
+    }
+}
+
+#[test]
+fn main_without_harness_false_is_an_error() {
+    assert_errors(
+        "no_harness_false",
+        &[
+            "`portaltest::main!()` needs `harness = false`",
+            "[[test]]",
+            "name = \"no_harness_false\"",
+            "tests/no_harness_false.rs:4:1",
+        ],
+    );
+}
+
+#[test]
+fn teardown_with_a_wrong_signature() {
+    for case in ["teardown_wrong_signature", "teardown_not_async"] {
+        assert_errors(
+            case,
+            &[
+                "`teardown = ..` must name an `async fn(&String)` or an `async fn(String)`",
+                &format!("tests/{case}.rs:1:34"),
+                "async fn stop(value: &String)",
+            ],
+        );
+    }
+}
+
+#[test]
+fn test_returning_a_value() {
+    assert_errors(
+        "test_returns_u32",
+        &[
+            "a `#[portaltest::test]` returns `()` or `Result<(), E>` with `E: Debug`, not `u32`",
+            "tests/test_returns_u32.rs:2:16",
+        ],
+    );
+}
+
+#[test]
+fn test_in_an_impl_block() {
+    assert_errors(
+        "test_in_impl",
+        &[
+            "`#[portaltest::test]` goes on a module-level fn, not on an associated fn in an `impl` block",
+            "tests/test_in_impl.rs:4:8",
+            "move this fn out of the `impl` block",
+        ],
+    );
+    let text = &errors()["test_in_impl"];
+    assert_eq!(text.matches("error").count(), 1, "one error only:\n{text}");
+}
+
+#[test]
+fn should_panic_on_a_test_returning_result() {
+    assert_errors(
+        "should_panic_result",
+        &[
+            "`#[should_panic]` tests must return `()`",
+            "tests/should_panic_result.rs:3:14",
+        ],
+    );
+}
+
+#[test]
+fn result_alias_needs_fallible() {
+    assert_errors(
+        "result_alias_not_fallible",
+        &[
+            "this fixture returns a `Result` through a type alias: add `#[fixture(fallible)]`",
+            "tests/result_alias_not_fallible.rs:3:20",
+        ],
+    );
+}
+
+#[test]
+fn fallible_on_a_non_result() {
+    assert_errors(
+        "fallible_not_result",
+        &[
+            "a fallible fixture returns `Result<T, E>` with `E: Debug`, not `u32`",
+            "tests/fallible_not_result.rs:2:20",
+        ],
+    );
+}
+
+#[test]
+fn correct_code_compiles() {
+    assert!(
+        !errors().contains_key("all_right"),
+        "{}",
+        errors()["all_right"]
+    );
+}
