@@ -121,18 +121,23 @@ fn scan(source: &str, shown: &str) -> Vec<Leftover> {
 }
 
 fn test_attribute(line: &str) -> Option<&str> {
-    ["#[test]", "#[tokio::test]", "#[::tokio::test]", "#[core::prelude::v1::test]"]
-        .into_iter()
-        .find(|a| line.starts_with(a))
-        .or_else(|| {
-            // `#[tokio::test(flavor = "multi_thread")]` and the like: up to the `]`
-            // that closes the attribute (arguments have no nested brackets in practice).
-            let open = ["#[tokio::test(", "#[::tokio::test("]
-                .into_iter()
-                .find(|a| line.starts_with(a))?;
-            let end = line[open.len()..].find(")]")? + open.len() + 2;
-            Some(&line[..end])
-        })
+    [
+        "#[test]",
+        "#[tokio::test]",
+        "#[::tokio::test]",
+        "#[core::prelude::v1::test]",
+    ]
+    .into_iter()
+    .find(|a| line.starts_with(a))
+    .or_else(|| {
+        // `#[tokio::test(flavor = "multi_thread")]` and the like: up to the `]`
+        // that closes the attribute (arguments have no nested brackets in practice).
+        let open = ["#[tokio::test(", "#[::tokio::test("]
+            .into_iter()
+            .find(|a| line.starts_with(a))?;
+        let end = line[open.len()..].find(")]")? + open.len() + 2;
+        Some(&line[..end])
+    })
 }
 
 fn fn_name(line: &str) -> Option<String> {
@@ -194,7 +199,10 @@ fn ours() {}
 #[test] fn one_line() {}
 "#;
         let found = scan(source, "tests/api.rs");
-        let names: Vec<_> = found.iter().map(|l| (l.place.as_str(), l.name.as_str())).collect();
+        let names: Vec<_> = found
+            .iter()
+            .map(|l| (l.place.as_str(), l.name.as_str()))
+            .collect();
         assert_eq!(
             names,
             [

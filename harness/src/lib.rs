@@ -174,6 +174,7 @@
 mod capture;
 mod fixture;
 mod isolated;
+mod leftovers;
 mod printer;
 mod realtime;
 mod registry;
@@ -459,13 +460,19 @@ macro_rules! main {
             ));
         }
         fn main() -> ::std::process::ExitCode {
-            $crate::run_main()
+            // The target's source file, to name `#[test]`s left in it (never run).
+            $crate::__private::run_main_in(::core::file!())
         }
     };
 }
 
 #[doc(hidden)]
 pub mod __private {
+    /// `main!()`'s entry point: [`run_main`](crate::run_main) for the target whose
+    /// source file (as `file!()` spells it) is `file`.
+    pub fn run_main_in(file: &'static str) -> std::process::ExitCode {
+        crate::runner::run_main_in(file)
+    }
     pub use crate::fixture::{fixture_get, BoxFuture, FixtureCell};
     pub use crate::registry::{IntoTestResult, ShouldPanic, TestDef, TESTS};
     pub use crate::signatures::{

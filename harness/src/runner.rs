@@ -653,6 +653,28 @@ pub(crate) fn run_main() -> ExitCode {
     run_with_args(args)
 }
 
+/// The source file of the target (`main!()` passes `file!()`).
+static SOURCE_FILE: std::sync::OnceLock<&'static str> = std::sync::OnceLock::new();
+
+pub(crate) fn run_main_in(file: &'static str) -> ExitCode {
+    let _ = SOURCE_FILE.set(file);
+    run_main()
+}
+
+/// Names the `#[test]` / `#[tokio::test]` fns left in the target, which nothing runs.
+/// Not for the single-test `--exact` runs that cargo-nextest makes (one per test).
+fn report_leftover_tests(args: &Arguments) {
+    if args.exact {
+        return;
+    }
+    if let Some(file) = SOURCE_FILE.get() {
+        let found = crate::leftovers::find(file);
+        if !found.is_empty() {
+            eprint!("{}", crate::leftovers::message(&found));
+        }
+    }
+}
+
 pub(crate) fn run_with_args(args: Arguments) -> ExitCode {
     // Names are computed once: a 10,000-test binary pays this on every `--exact` run.
     let mut all: Vec<(String, &'static TestDef)> =
@@ -679,6 +701,7 @@ pub(crate) fn run_with_args(args: Arguments) -> ExitCode {
         return ExitCode::SUCCESS;
     }
 
+    report_leftover_tests(&args);
     let env_timeout = timeout_from_env();
     let threads = test_threads(&args);
     install_tracing();
