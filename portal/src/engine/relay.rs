@@ -188,7 +188,11 @@ unsafe fn copy_of(waker: &Option<Waker>) -> Option<ManuallyDrop<Waker>> {
 
 unsafe fn relay<'a>(data: *const ()) -> &'a Relay {
     // SAFETY: `data` comes from `Relay::waker`, whose waker is only lent out in
-    // `Context`s on the portal's stack, all gone before the relay is dropped.
+    // `Context`s on the portal's stack, all gone before the relay is dropped. Other
+    // threads may hold that `&Waker` (scoped threads): through this reference they read
+    // `owner` (written once, before any `Context` exists) and, under `lock`, `target`;
+    // the `Cell`s `seen` and `reading` are touched on the owner thread only. So no
+    // field is accessed concurrently with a write, although `Relay` is not `Sync`.
     unsafe { &*data.cast::<Relay>() }
 }
 
