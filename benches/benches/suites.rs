@@ -1047,13 +1047,13 @@ fn run_workloads(runner: &Runner, config: &Config) -> (Vec<Row>, Chart) {
         let mut base_per_test = None;
         for peer in ASYNC_PEERS {
             let name = target_name(peer, Suite::Suspended);
-            // libtest runs at most --test-threads tests at once (one OS thread each):
-            // with its default (the CPU count) the barrier would never open.
-            let mut args: Vec<String> = Vec::new();
+            // Every harness runs at most --test-threads tests at once (libtest: one OS
+            // thread each; portaltest: 4,096 in flight by default), and the barrier opens
+            // only when all n are in: so each runs with --test-threads n.
+            let args: Vec<String> = vec!["--test-threads".into(), n.to_string()];
             let how = if peer == Peer::Portaltest {
-                "default --test-threads (all in flight)".to_string()
+                format!("--test-threads {n} (all in flight, one thread)")
             } else {
-                args = vec!["--test-threads".into(), n.to_string()];
                 format!("--test-threads {n} (an OS thread per test)")
             };
             // Every test is suspended within a second or two; a run still going after
@@ -1474,9 +1474,10 @@ Notes:
   request after `tokio::time::sleep(1 ms)`.
 - Workload 4: every test awaits one `tokio::sync::Barrier` sized to the number of tests, so all
   are suspended at once before any finishes. Per-test RSS = (peak RSS of the whole run - peak
-  RSS of the same binary running one test with `--exact` and a barrier of 1) / (n - 1). libtest
-  runs at most `--test-threads` tests at a time, so the peers run with `--test-threads n`: an OS
-  thread per test (and for `#[tokio::test]` a runtime per test). A run of workload 4 still going
+  RSS of the same binary running one test with `--exact` and a barrier of 1) / (n - 1). Every
+  harness runs at most `--test-threads` tests at a time (portaltest: 4,096 by default), so all run
+  with `--test-threads n`: for the libtest peers an OS thread per test (and for `#[tokio::test]` a
+  runtime per test), for portaltest n tests in flight on one thread. A run of workload 4 still going
   after 60 s is stuck and killed: with `#[tokio::test]` every runtime holds 3 file descriptors
   (epoll, eventfd, ...), so once 3 x tests exceed the open-file limit (`ulimit -n`, on the machine
   line above) a test cannot build its runtime and fails, and the tests already in flight wait for

@@ -141,7 +141,7 @@ fn run_on_own_runtime(
                 .borrow_mut()
                 .push(tokio::task::spawn_local(cleanup));
         })
-        .run_sync(def.run);
+        .run_sync(move || crate::runner::__rust_begin_short_backtrace(def.run));
     let mut caught = CatchUnwind(portal);
     let mut cancel = Some(cancel);
     let finished = drive(

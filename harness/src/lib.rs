@@ -61,10 +61,17 @@
 //! ## The model
 //!
 //! * One tokio current-thread runtime (I/O and time enabled) and one `LocalSet` per test
-//!   process. Each test runs in its own portal, spawned as a local task; all selected
-//!   tests are in flight at once unless `--test-threads N` (or `RUST_TEST_THREADS`)
-//!   caps them at `N`; `--test-threads 1` runs them one after another. The cap counts
-//!   tests in flight, not OS threads: everything runs on the main thread.
+//!   process. Each test runs in its own portal, spawned as a local task; up to 4,096
+//!   selected tests are in flight at once (started in name order as others finish),
+//!   unless `--test-threads N` (or `RUST_TEST_THREADS`) sets the cap to `N`;
+//!   `--test-threads 1` runs them one after another. The cap counts tests in flight,
+//!   not OS threads: everything runs on the main thread. Why 4,096: every test in
+//!   flight holds a portal stack (two memory mappings), and Linux allows 65,530
+//!   mappings per process by default (stackportal refuses portals beyond 24,573); at
+//!   4,096 a binary of any size completes, a suite of up to 4,096 tests runs as if
+//!   uncapped, and a bigger I/O-bound one takes `ceil(N / 4096)` rounds of its longest
+//!   wait at most. Tests that wait for each other (a barrier of more than 4,096 tests)
+//!   need a higher `--test-threads`.
 //! * **The one rule: do not block the thread.** A test that calls blocking APIs or
 //!   burns CPU without yielding stalls every other test. The harness measures every
 //!   poll of every test and prints a warning to stderr naming the test and how long it
@@ -77,14 +84,77 @@
 //!   and it fails with a message naming the limit.
 //! * Output is captured per test, as libtest does, and shown only for failing tests (or
 //!   with `--show-output`); `--nocapture` shows everything live. `println!`,
-//!   `eprintln!`, panic messages and `tracing` events (the harness installs a `fmt`
-//!   subscriber filtered by `RUST_LOG`, default `info`, unless the program installed
-//!   one) are all captured: file descriptors 1 and 2 are redirected to a temporary file
-//!   during the run and what accumulates during a poll of a test is attributed to that
-//!   test. Output of other threads is attributed to whichever test is being polled
-//!   when it arrives.
+//!   `eprintln!`, panic messages and `tracing` events (see [Tracing](#tracing)) are all
+//!   captured: file descriptors 1 and 2 are redirected to a temporary file during the
+//!   run and what accumulates during a poll of a test is attributed to that test.
+//!   Output of other threads is attributed to whichever test is being polled when it
+//!   arrives.
+//! * **Output of no test** (what tasks that a fixture or a test spawned print outside
+//!   any test's poll, such as a server's `tracing` logs, and what other threads print
+//!   between polls) is kept, never printed among the result lines: it is shown after
+//!   them under the heading `output of no test (...)` when the run fails or with
+//!   `--show-output` (with `--format json`, on stderr), and live with `--nocapture`.
+//! * **Panics** read as libtest's: `thread 'users::creates_user' panicked at
+//!   src/..:3:5:` names the test (not `'main'`), and with `RUST_BACKTRACE=1` the
+//!   backtrace is trimmed as std trims it for libtest's tests, from the panic to the
+//!   test's own frames (each test is entered through a `__rust_begin_short_backtrace`
+//!   frame); the frames of the portal, tokio and the harness below it are left out.
+//!   `RUST_BACKTRACE=full` prints them all.
 //! * Under `cargo nextest run` each test runs in its own process, so each process gets
 //!   its own fixtures (created lazily: running one test creates only what it uses).
+//!
+//! ## Command line
+//!
+//! libtest's: filters (several, `cargo test -- users api`: a test runs if any matches;
+//! with `--exact`, if its whole name is one of them), `--skip`, `--exact`, `--ignored`,
+//! `--include-ignored`, `--list` (`NAME: test` lines, then `N tests, 0 benchmarks`
+//! except in the terse format that cargo-nextest reads), `--format pretty|terse|json`,
+//! `-q`, `--color`, `--test-threads N` (`0` is rejected), `--nocapture`,
+//! `--show-output`, `--logfile PATH` (a line per result: `ok NAME`, `failed NAME`,
+//! `ignored NAME`).
+//!
+//! ## Environment
+//!
+//! Every variable is read and checked before any test runs; a bad value stops the run
+//! with `error: ...` on stderr (every bad value at once) and exit code 101. A
+//! `PORTALTEST_*` variable the harness does not know gets a warning (a typo?).
+//!
+//! | variable | meaning |
+//! |---|---|
+//! | [`PORTALTEST_TIMEOUT`](TIMEOUT_ENV) | default time limit of every test: `500ms`, `5s`, `2m` |
+//! | [`PORTALTEST_BLOCKING_WARN_MS`](BLOCKING_WARN_ENV) | warn when one poll holds the thread longer (default 100; `0`: never) |
+//! | [`PORTALTEST_TRACING`](TRACING_ENV) | `0`: the harness installs no `tracing` subscriber (default `1`) |
+//! | `RUST_TEST_THREADS` | tests in flight at once, as `--test-threads` (default 4,096) |
+//! | `RUST_LOG` | filter of the harness's `tracing` subscriber: tracing-subscriber's `EnvFilter` syntax (`info,my_crate=debug,my_crate[request]=trace`); default `info` |
+//! | `RUST_BACKTRACE` | `1`: panics print a backtrace trimmed to the test; `full`: untrimmed |
+//! | `NO_COLOR` | no colors with `--color auto` |
+//!
+//! ## Tracing
+//!
+//! Unless the program installed a global `tracing` subscriber before the run (in its
+//! own `fn main`, before [`run_main`]) or [`TRACING_ENV`] is `0`, the harness installs
+//! one: tracing-subscriber's `fmt` output, filtered by `RUST_LOG` (full `EnvFilter`
+//! syntax, spans and fields included; default `info`), written to stdout, so that each
+//! event lands in the output of the test that emitted it (an isolated test's exactly).
+//!
+//! There is one global subscriber per process, so a test or fixture that calls
+//! `tracing_subscriber::fmt::init()` (or `.init()` on a builder) panics: the harness's
+//! is installed already, and the failure says so. To set tracing up yourself:
+//!
+//! * use `try_init()` and ignore its error: under the harness its subscriber (which
+//!   captures per test) stays in charge, elsewhere yours is installed;
+//! * or install yours in your own `main` before the run; a `fmt` subscriber writing to
+//!   stdout or stderr is captured per test too, as the harness's is:
+//!
+//! ```no_run
+//! fn main() -> std::process::ExitCode {
+//!     tracing_subscriber::fmt().with_env_filter("debug").init();
+//!     portaltest::run_main()
+//! }
+//! ```
+//!
+//! * or set `PORTALTEST_TRACING=0` (e.g. in `.cargo/config.toml`'s `[env]`) and call
+//!   `init()` where you like.
 //!
 //! ## Isolated tests and paused clocks
 //!
@@ -172,6 +242,7 @@
 #![warn(missing_docs)]
 
 mod capture;
+mod config;
 mod fixture;
 mod isolated;
 mod leftovers;
@@ -360,6 +431,11 @@ pub const TIMEOUT_ENV: &str = "PORTALTEST_TIMEOUT";
 /// std::env::set_var(portaltest::BLOCKING_WARN_ENV, "250");
 /// ```
 pub const BLOCKING_WARN_ENV: &str = "PORTALTEST_BLOCKING_WARN_MS";
+
+/// The environment variable that says whether the harness installs its `tracing`
+/// subscriber (the one that captures events per test): `1` (the default) or `0`, for a
+/// program that installs its own with `init()` (see the crate docs, "Tracing").
+pub const TRACING_ENV: &str = "PORTALTEST_TRACING";
 
 /// Parses a duration as `timeout = ".."` and [`TIMEOUT_ENV`] accept it: a whole number
 /// followed by `ms`, `s` or `m`.

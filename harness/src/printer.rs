@@ -23,6 +23,8 @@ pub(crate) struct Printer {
     out: Box<dyn Write>,
     format: FormatSetting,
     color: bool,
+    /// `--logfile`: one line per result, as libtest writes it (`ok NAME`).
+    log: Option<Box<dyn Write>>,
 }
 
 const GREEN: &str = "\x1b[32m";
@@ -70,7 +72,17 @@ impl Printer {
             ColorSetting::Never => false,
             ColorSetting::Auto => is_terminal && std::env::var_os("NO_COLOR").is_none(),
         };
-        Printer { out, format, color }
+        Printer {
+            out,
+            format,
+            color,
+            log: None,
+        }
+    }
+
+    /// Writes a line per result to `log` too (`--logfile`).
+    pub(crate) fn set_log(&mut self, log: Option<std::fs::File>) {
+        self.log = log.map(|f| Box::new(f) as Box<dyn Write>);
     }
 
     /// A printer to the process's stdout (no capture active).
@@ -123,6 +135,16 @@ impl Printer {
 
     /// A test ended. `output` is its captured output (JSON carries it for failures).
     pub(crate) fn outcome(&mut self, name: &str, outcome: &Outcome, output: &[u8]) {
+        if let Some(log) = &mut self.log {
+            let result = match outcome {
+                Outcome::Passed => "ok".to_string(),
+                Outcome::Failed => "failed".to_string(),
+                Outcome::Ignored(None) => "ignored".to_string(),
+                Outcome::Ignored(Some(reason)) => format!("ignored: {reason}"),
+            };
+            let _ = writeln!(log, "{result} {name}");
+            let _ = log.flush();
+        }
         match self.format {
             FormatSetting::Pretty => {
                 let text = self.outcome_text(outcome);
@@ -192,6 +214,21 @@ impl Printer {
         let _ = writeln!(self.out, "{heading}:");
         for (name, _) in list {
             let _ = writeln!(self.out, "    {name}");
+        }
+        let _ = self.out.flush();
+    }
+
+    /// Output that belongs to no test, under its own heading (nothing when empty).
+    pub(crate) fn stray_output(&mut self, heading: &str, output: &[u8]) {
+        if self.format == FormatSetting::Json || output.is_empty() {
+            return;
+        }
+        let _ = writeln!(self.out);
+        let _ = writeln!(self.out, "{heading}:");
+        let _ = writeln!(self.out);
+        let _ = self.out.write_all(output);
+        if !output.ends_with(b"\n") {
+            let _ = writeln!(self.out);
         }
         let _ = self.out.flush();
     }

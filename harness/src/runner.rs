@@ -19,13 +19,11 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 
 use crate::capture::Capture;
+use crate::config::{Backtraces, Cli, EnvConfig, DEFAULT_IN_FLIGHT};
 use crate::isolated::{self, Finished};
 use crate::printer::{Counts, Outcome, Printer};
 use crate::registry::{ShouldPanic, TestDef, TESTS};
-use crate::{parse_duration, BLOCKING_WARN_ENV, TIMEOUT_ENV};
-
-/// Default for [`BLOCKING_WARN_ENV`](crate::BLOCKING_WARN_ENV), in milliseconds.
-pub(crate) const DEFAULT_BLOCKING_WARN_MS: u64 = 100;
+use crate::{BLOCKING_WARN_ENV, TRACING_ENV};
 
 /// The state of a run, reachable from the runtime thread.
 struct Ctx {
@@ -35,6 +33,9 @@ struct Ctx {
     names: Arc<Mutex<Vec<String>>>,
     /// Captured output per slot.
     buffers: RefCell<Vec<Vec<u8>>>,
+    /// Captured output that belongs to no test (tasks a fixture spawned, other
+    /// threads between polls): shown after the results, never among them.
+    stray: RefCell<Vec<u8>>,
     /// The slot whose future is being polled.
     current: Cell<Option<usize>>,
     /// Guard cleanups handed over by cancelled portals, per slot.
@@ -146,8 +147,8 @@ impl Ctx {
         self.aborts.borrow_mut().get_mut(slot)?.note.take()
     }
 
-    /// Moves captured output to `slot`'s buffer, or to the real stderr when no test
-    /// was running.
+    /// Moves captured output to `slot`'s buffer, or to the output of no test when no
+    /// test was running.
     fn drain_to(&self, slot: Option<usize>) {
         let capture = self.capture.borrow();
         let Some(capture) = capture.as_ref() else {
@@ -155,21 +156,25 @@ impl Ctx {
         };
         match slot {
             Some(id) => capture.drain(&mut self.buffers.borrow_mut()[id]),
-            None => {
-                let mut stray = Vec::new();
-                capture.drain(&mut stray);
-                if !stray.is_empty() {
-                    let mut err = self.real_stderr.borrow_mut();
-                    let _ = err.write_all(&stray);
-                    let _ = err.flush();
-                }
-            }
+            None => capture.drain(&mut self.stray.borrow_mut()),
         }
     }
 
-    /// Drains what is left to the real stderr and points fd 1 and 2 back at it.
-    fn end_capture(&self) {
+    /// The output of no test so far.
+    fn take_stray(&self) -> Vec<u8> {
         self.drain_to(None);
+        std::mem::take(&mut *self.stray.borrow_mut())
+    }
+
+    /// Writes what is left of the output of no test to the real stderr and points
+    /// fd 1 and 2 back at it.
+    fn end_capture(&self) {
+        let stray = self.take_stray();
+        if !stray.is_empty() {
+            let mut err = self.real_stderr.borrow_mut();
+            let _ = err.write_all(&stray);
+            let _ = err.flush();
+        }
         self.capture.borrow_mut().take();
     }
 
@@ -216,7 +221,7 @@ impl<F: Future> Future for Attributed<F> {
         let started = Instant::now();
         let hook_before = IN_PANIC_HOOK.with(|t| t.replace(Duration::ZERO));
         let outer = watchdog::enter(this.slot);
-        let out = this.fut.as_mut().poll(cx);
+        let out = __rust_begin_short_backtrace(|| this.fut.as_mut().poll(cx));
         watchdog::leave(outer);
         // Unless the test's supervisor looked right after the test's own code ran.
         if !ctx.clock_probed.get() {
@@ -466,47 +471,28 @@ pub(crate) fn test_name(def: &TestDef) -> String {
     }
 }
 
-fn timeout_from_env() -> Option<(Duration, String)> {
-    let text = std::env::var(TIMEOUT_ENV).ok()?;
-    if text.trim().is_empty() {
-        return None;
-    }
-    match parse_duration(&text) {
-        Some(d) if !d.is_zero() => Some((d, format!("{TIMEOUT_ENV}={text}"))),
-        _ => panic!("{TIMEOUT_ENV}={text:?} is not a duration; use e.g. 500ms, 5s or 2m"),
-    }
+/// How many tests are in flight at once: `--test-threads`, else `RUST_TEST_THREADS`,
+/// else [`DEFAULT_IN_FLIGHT`].
+fn in_flight(args: &Arguments, env: &EnvConfig) -> usize {
+    args.test_threads
+        .or(env.threads)
+        .unwrap_or(DEFAULT_IN_FLIGHT)
+        .max(1)
 }
 
-fn warn_threshold() -> Option<Duration> {
-    match std::env::var(BLOCKING_WARN_ENV) {
-        Err(_) => Some(Duration::from_millis(DEFAULT_BLOCKING_WARN_MS)),
-        Ok(text) => match text.trim().parse::<u64>() {
-            Ok(0) => None,
-            Ok(ms) => Some(Duration::from_millis(ms)),
-            Err(_) => panic!("{BLOCKING_WARN_ENV}={text:?} is not a number of milliseconds (0 disables the warning)"),
-        },
-    }
-}
-
-fn test_threads(args: &Arguments) -> Option<usize> {
-    if let Some(n) = args.test_threads {
-        return Some(n.max(1));
-    }
-    let text = std::env::var("RUST_TEST_THREADS").ok()?;
-    match text.trim().parse::<usize>() {
-        Ok(n) if n > 0 => Some(n),
-        _ => panic!("RUST_TEST_THREADS={text:?} is not a positive number"),
-    }
-}
-
-fn install_tracing() {
-    use tracing_subscriber::filter::Targets;
+fn install_tracing(env: &EnvConfig) {
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
-    let filter = std::env::var("RUST_LOG")
-        .ok()
-        .and_then(|s| s.parse::<Targets>().ok())
-        .unwrap_or_else(|| Targets::new().with_default(tracing::Level::INFO));
+    use tracing_subscriber::EnvFilter;
+    if !env.tracing {
+        return;
+    }
+    // Validated already (`EnvConfig`): the full EnvFilter syntax, spans and fields too.
+    let filter = env
+        .rust_log
+        .as_deref()
+        .and_then(|s| EnvFilter::builder().parse(s).ok())
+        .unwrap_or_else(|| EnvFilter::new("info"));
     // Events go to stdout, that is into the capture of the test being polled (those
     // of an isolated test to its own buffer).
     let layer = tracing_subscriber::fmt::layer()
@@ -514,10 +500,14 @@ fn install_tracing() {
         .with_ansi(false)
         .with_target(true);
     // A subscriber that the program installed itself stays in charge.
-    let _ = tracing_subscriber::registry()
+    if tracing_subscriber::registry()
         .with(layer)
         .with(filter)
-        .try_init();
+        .try_init()
+        .is_ok()
+    {
+        HARNESS_SUBSCRIBER.store(true, Ordering::Relaxed);
+    }
 }
 
 /// The name of the test being polled, if any (for the panic hook).
@@ -534,11 +524,13 @@ fn current_test_name() -> Option<String> {
 /// Panics inside a test are reported the way libtest reports them, with the test's
 /// name as the thread name (`thread 'users::creates_user' panicked at ...`): every test
 /// runs on the main thread, so the default hook would say `'main'` for all of them.
-/// Panics outside tests go to the hook that was installed before.
-fn install_panic_hook() {
+/// With `RUST_BACKTRACE=1` the backtrace is trimmed as std trims it for libtest's tests:
+/// from the panic to the test's entry ([`__rust_begin_short_backtrace`]); with
+/// `RUST_BACKTRACE=full` it is whole. Panics outside tests go to the hook that was
+/// installed before.
+fn install_panic_hook(backtraces: Backtraces) {
     static HINTED: AtomicBool = AtomicBool::new(false);
     let previous = std::panic::take_hook();
-    let backtraces = std::env::var_os("RUST_BACKTRACE").is_some_and(|v| v != "0");
     std::panic::set_hook(Box::new(move |info| {
         let started = Instant::now();
         let payload = info.payload();
@@ -558,12 +550,12 @@ fn install_panic_hook() {
         let hint = match &shared {
             Some(name) => runtime_hint(name, &msg),
             None => None,
-        };
+        }
+        .or_else(|| tracing_hint(&msg));
         match (shared, isolated) {
-            // With backtraces on, std's hook prints them best (trimmed to the test):
-            // on the shared thread, and live (no capture) on an isolated test's
-            // thread, which bears the test's name.
-            (Some(_), _) | (None, Some((_, None))) if backtraces => {
+            // Live (no capture) on an isolated test's thread, which bears the test's
+            // name: std's hook prints it best (and trims the backtrace).
+            (None, Some((_, None))) if backtraces != Backtraces::Off => {
                 if let Some(hint) = &hint {
                     let _ = writeln!(std::io::stderr(), "{hint}");
                 }
@@ -581,16 +573,26 @@ fn install_panic_hook() {
                 }
                 text.push_str(&msg);
                 text.push('\n');
-                if backtraces {
-                    // An isolated test's captured panic: std's hook would write to fd 2,
-                    // where the output of shared tests mixes in; capture it here
-                    // (untrimmed).
-                    let backtrace = std::backtrace::Backtrace::force_capture();
-                    text.push_str(&format!("stack backtrace:\n{backtrace}\n"));
-                } else if !HINTED.swap(true, Ordering::Relaxed) {
-                    text.push_str(
-                        "note: run with `RUST_BACKTRACE=1` environment variable to display a backtrace\n",
-                    );
+                match backtraces {
+                    Backtraces::Off => {
+                        if !HINTED.swap(true, Ordering::Relaxed) {
+                            text.push_str(
+                                "note: run with `RUST_BACKTRACE=1` environment variable to display a backtrace\n",
+                            );
+                        }
+                    }
+                    Backtraces::Short => {
+                        let backtrace = std::backtrace::Backtrace::force_capture();
+                        text.push_str("stack backtrace:\n");
+                        text.push_str(&trim_backtrace(&backtrace.to_string()));
+                        text.push_str(
+                            "note: Some details are omitted, run with `RUST_BACKTRACE=full` for a verbose backtrace.\n",
+                        );
+                    }
+                    Backtraces::Full => {
+                        let backtrace = std::backtrace::Backtrace::force_capture();
+                        text.push_str(&format!("stack backtrace:\n{backtrace:#}\n"));
+                    }
                 }
                 match isolated::current_target() {
                     // Attributed exactly, whatever the shared tests print meanwhile.
@@ -608,6 +610,80 @@ fn install_panic_hook() {
         // Printing a backtrace takes long; it is not the test blocking the thread.
         IN_PANIC_HOOK.with(|t| t.set(t.get() + started.elapsed()));
     }));
+}
+
+/// Calls `f`; std's short backtraces (and the harness's) end at this frame, whose
+/// name std looks for (as it does for libtest's tests): frames of the portal, tokio
+/// and the harness below a test are left out.
+#[inline(never)]
+pub(crate) fn __rust_begin_short_backtrace<T, F: FnOnce() -> T>(f: F) -> T {
+    let result = f();
+    // Not a tail call: keeps this frame on the stack while `f` runs.
+    std::hint::black_box(());
+    result
+}
+
+/// A backtrace (std's `Display` text) trimmed the way std trims short backtraces: the
+/// frames after `__rust_end_short_backtrace` (the panic machinery) up to the first
+/// `__rust_begin_short_backtrace` (the test's entry), renumbered from 0.
+fn trim_backtrace(text: &str) -> String {
+    fn is_frame_start(line: &str) -> bool {
+        let t = line.trim_start();
+        let digits = t.bytes().take_while(u8::is_ascii_digit).count();
+        digits > 0 && t[digits..].starts_with(": ")
+    }
+    let mut frames: Vec<Vec<&str>> = Vec::new();
+    for line in text.lines() {
+        if is_frame_start(line) || frames.is_empty() {
+            frames.push(vec![line]);
+        } else if let Some(last) = frames.last_mut() {
+            last.push(line);
+        }
+    }
+    let has = |frame: &Vec<&str>, marker: &str| frame.iter().any(|l| l.contains(marker));
+    let start = frames
+        .iter()
+        .position(|f| has(f, "__rust_end_short_backtrace"))
+        .map_or(0, |i| i + 1);
+    let end = frames[start..]
+        .iter()
+        .position(|f| has(f, "__rust_begin_short_backtrace"))
+        .map_or(frames.len(), |i| start + i);
+    let mut out = String::new();
+    for (index, frame) in frames[start..end].iter().enumerate() {
+        for (i, line) in frame.iter().enumerate() {
+            if i == 0 && is_frame_start(line) {
+                let rest = line.trim_start();
+                let rest = &rest[rest.find(':').unwrap_or(0)..];
+                out.push_str(&format!("{index:4}{rest}\n"));
+            } else {
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+    }
+    out
+}
+
+/// Whether the harness installed its `tracing` subscriber (for [`tracing_hint`]).
+static HARNESS_SUBSCRIBER: AtomicBool = AtomicBool::new(false);
+
+/// tracing-subscriber's panic when `init()` finds a global subscriber installed
+/// already, and what to do (printed above its text) when that one is the harness's.
+fn tracing_hint(msg: &str) -> Option<String> {
+    const TEXTS: [&str; 2] = [
+        "Unable to install global subscriber",
+        "failed to set global default subscriber",
+    ];
+    if !HARNESS_SUBSCRIBER.load(Ordering::Relaxed) || !TEXTS.iter().any(|t| msg.contains(t)) {
+        return None;
+    }
+    Some(format!(
+        "portaltest: the harness installed a global `tracing` subscriber already (it captures \
+         events per test; RUST_LOG filters it). Use `try_init()` and ignore its error, install \
+         yours in your own `fn main` before `portaltest::run_main()`, or set {TRACING_ENV}=0 \
+         to keep the harness from installing one. tracing-subscriber says:"
+    ))
 }
 
 /// tokio's panics for what a test on the shared runtime's thread cannot do, and the
@@ -649,8 +725,20 @@ thread_local! {
 /// Runs the tests of this binary with the command line of the process; see
 /// [`crate::main!`].
 pub(crate) fn run_main() -> ExitCode {
-    let args = Arguments::from_args();
-    run_with_args(args)
+    match Cli::parse(std::env::args_os()) {
+        Ok(cli) => run_cli(cli),
+        Err(err) => usage_error(&err),
+    }
+}
+
+/// libtest's way to reject a command line or an environment: `error: ...` on stderr,
+/// exit code 101.
+fn usage_error(err: &str) -> ExitCode {
+    let mut stderr = std::io::stderr().lock();
+    for line in err.lines() {
+        let _ = writeln!(stderr, "error: {line}");
+    }
+    ExitCode::from(101)
 }
 
 /// The source file of the target (`main!()` passes `file!()`).
@@ -659,6 +747,30 @@ static SOURCE_FILE: std::sync::OnceLock<&'static str> = std::sync::OnceLock::new
 pub(crate) fn run_main_in(file: &'static str) -> ExitCode {
     let _ = SOURCE_FILE.set(file);
     run_main()
+}
+
+/// `--list`, as libtest prints it: `NAME: test` lines, then (not in the terse format,
+/// which cargo-nextest reads) a blank line and `N tests, 0 benchmarks`. With
+/// `--logfile`, the log gets `test NAME` lines.
+fn list(cli: &Cli, selected: &[Selected], logfile: Option<std::fs::File>) {
+    let mut out = std::io::stdout().lock();
+    for t in selected {
+        let _ = writeln!(out, "{}: test", t.name);
+    }
+    if !cli.is_terse() {
+        let n = selected.len();
+        if n != 0 {
+            let _ = writeln!(out);
+        }
+        let plural = if n == 1 { "" } else { "s" };
+        let _ = writeln!(out, "{n} test{plural}, 0 benchmarks");
+    }
+    let _ = out.flush();
+    if let Some(mut log) = logfile {
+        for t in selected {
+            let _ = writeln!(log, "test {}", t.name);
+        }
+    }
 }
 
 /// Names the `#[test]` / `#[tokio::test]` fns left in the target, which nothing runs.
@@ -675,7 +787,32 @@ fn report_leftover_tests(args: &Arguments) {
     }
 }
 
-pub(crate) fn run_with_args(args: Arguments) -> ExitCode {
+pub(crate) fn run_with_args(mut args: Arguments) -> ExitCode {
+    if args.test_threads == Some(0) {
+        return usage_error("argument for --test-threads must not be 0");
+    }
+    let filters = args.filter.take().into_iter().collect();
+    run_cli(Cli { args, filters })
+}
+
+fn run_cli(cli: Cli) -> ExitCode {
+    // Everything the environment says is read and checked before anything else (and
+    // long before capture starts): a bad value is an error on the real stderr.
+    let env = match EnvConfig::from_env() {
+        Ok(env) => env,
+        Err(err) => return usage_error(&err),
+    };
+    let logfile = match &cli.args.logfile {
+        None => None,
+        Some(path) => match std::fs::File::create(path) {
+            Ok(f) => Some(f),
+            Err(err) => return usage_error(&format!("cannot create the log file {path}: {err}")),
+        },
+    };
+    for warning in &env.warnings {
+        eprintln!("{warning}");
+    }
+    let args = &cli.args;
     // Names are computed once: a 10,000-test binary pays this on every `--exact` run.
     let mut all: Vec<(String, &'static TestDef)> =
         TESTS.iter().map(|d| (test_name(d), d)).collect();
@@ -684,7 +821,7 @@ pub(crate) fn run_with_args(args: Arguments) -> ExitCode {
     let mut selected = Vec::new();
     for (name, def) in all {
         let trial = Trial::test(name.clone(), || Ok(())).with_ignored_flag(def.ignore);
-        if args.is_filtered_out(&trial) {
+        if !cli.matches(&name) || args.is_filtered_out(&trial) {
             continue;
         }
         let ignored = args.is_ignored(&trial);
@@ -693,19 +830,15 @@ pub(crate) fn run_with_args(args: Arguments) -> ExitCode {
     let filtered_out = (total - selected.len()) as u64;
 
     if args.list {
-        let mut out = std::io::stdout().lock();
-        for t in &selected {
-            let _ = writeln!(out, "{}: test", t.name);
-        }
-        let _ = out.flush();
+        list(&cli, &selected, logfile);
         return ExitCode::SUCCESS;
     }
 
-    report_leftover_tests(&args);
-    let env_timeout = timeout_from_env();
-    let threads = test_threads(&args);
-    install_tracing();
-    install_panic_hook();
+    report_leftover_tests(args);
+    let env_timeout = env.timeout.clone();
+    let threads = in_flight(args, &env);
+    install_tracing(&env);
+    install_panic_hook(env.backtraces);
 
     let capture = if args.nocapture {
         None
@@ -726,13 +859,13 @@ pub(crate) fn run_with_args(args: Arguments) -> ExitCode {
                 let out = c.real_stdout();
                 let term = out.is_terminal();
                 (
-                    Printer::new(&args, Box::new(out), term),
+                    Printer::new(args, Box::new(out), term),
                     Box::new(c.real_stderr()),
                     Box::new(c.real_stderr()),
                 )
             }
             None => (
-                Printer::stdout(&args),
+                Printer::stdout(args),
                 Box::new(std::io::stderr()),
                 Box::new(std::io::stderr()),
             ),
@@ -741,9 +874,10 @@ pub(crate) fn run_with_args(args: Arguments) -> ExitCode {
         capture: RefCell::new(capture),
         names: Arc::new(Mutex::new(Vec::new())),
         buffers: RefCell::new(Vec::new()),
+        stray: RefCell::new(Vec::new()),
         current: Cell::new(None),
         cleanups: RefCell::new(Vec::new()),
-        warn_after: warn_threshold(),
+        warn_after: env.blocking_warn,
         real_stderr: RefCell::new(real_stderr),
         isolated: RefCell::new(Vec::new()),
         aborts: RefCell::new(Vec::new()),
@@ -762,6 +896,7 @@ pub(crate) fn run_with_args(args: Arguments) -> ExitCode {
         watchdog::start(limit, ctx.names.clone(), watchdog_err);
     }
 
+    printer.set_log(logfile);
     printer.title(selected.len());
     let printer = Rc::new(RefCell::new(printer));
     let started = Instant::now();
@@ -776,7 +911,7 @@ pub(crate) fn run_with_args(args: Arguments) -> ExitCode {
         printer: printer.clone(),
         show_output: args.show_output,
         env_timeout,
-        semaphore: threads.map(|n| Arc::new(Semaphore::new(n))),
+        semaphore: Arc::new(Semaphore::new(threads)),
     };
     let ran = std::panic::catch_unwind(AssertUnwindSafe(|| {
         local.block_on(&rt, run.run_all(selected))
@@ -796,8 +931,21 @@ pub(crate) fn run_with_args(args: Arguments) -> ExitCode {
     };
 
     let failed = counts.failed > 0 || !teardown_errors.is_empty();
+    let stray = ctx.take_stray();
     {
         let mut printer = printer.borrow_mut();
+        if failed || args.show_output {
+            if printer.is_json() {
+                if !stray.is_empty() {
+                    ctx.warn(&format!(
+                        "{STRAY_HEADING}:\n{}",
+                        String::from_utf8_lossy(&stray).trim_end()
+                    ));
+                }
+            } else {
+                printer.stray_output(STRAY_HEADING, &stray);
+            }
+        }
         if args.show_output {
             printer.outputs("successes", &successes);
         }
@@ -832,12 +980,16 @@ pub(crate) fn run_with_args(args: Arguments) -> ExitCode {
 
 type Outputs = Vec<(String, Vec<u8>)>;
 
+/// The heading of the output that belongs to no test.
+const STRAY_HEADING: &str =
+    "output of no test (tasks that fixtures or tests spawned, other threads)";
+
 struct RunState {
     ctx: Rc<Ctx>,
     printer: Rc<RefCell<Printer>>,
     show_output: bool,
     env_timeout: Option<(Duration, String)>,
-    semaphore: Option<Arc<Semaphore>>,
+    semaphore: Arc<Semaphore>,
 }
 
 struct Verdict {
@@ -861,10 +1013,12 @@ impl RunState {
             let this = this.clone();
             let results = results.clone();
             handles.push(tokio::task::spawn_local(async move {
-                let _permit = match &this.semaphore {
-                    Some(s) => Some(s.clone().acquire_owned().await.expect("semaphore closed")),
-                    None => None,
-                };
+                let _permit = this
+                    .semaphore
+                    .clone()
+                    .acquire_owned()
+                    .await
+                    .expect("semaphore closed");
                 this.printer.borrow_mut().started(&test.name);
                 let verdict = if test.def.isolated || test.def.start_paused {
                     Attributed {
@@ -953,7 +1107,7 @@ impl RunState {
         let portal: Portal<Result<(), String>> = stackportal::Builder::new()
             .name(name) // a stack overflow says which test overflowed
             .cleanup_spawner(cleanup_spawner(self.ctx.clone(), Some(slot)))
-            .run_sync(def.run);
+            .run_sync(move || __rust_begin_short_backtrace(def.run));
         let ended = supervise(
             &self.ctx,
             slot,

@@ -17,6 +17,7 @@ const SAMPLES: &[&str] = &[
     "teardown_fail",
     "concurrency",
     "overflow",
+    "parity",
 ];
 
 fn workspace_root() -> PathBuf {
@@ -654,4 +655,233 @@ fn cargo_nextest_runs_a_sample_target() {
             "{name} did not pass:\n{text}"
         );
     }
+}
+
+#[test]
+fn several_filters_select_any_match_as_libtest() {
+    run("parity", &["alpha", "beta"])
+        .assert_code(0)
+        .assert_stdout("running 3 tests")
+        .assert_stdout("test beta ... ok")
+        .assert_stdout("test alpha::two ... ok")
+        .assert_stdout("4 filtered out");
+    run("parity", &["--exact", "beta", "alpha::one"])
+        .assert_code(0)
+        .assert_stdout("running 2 tests");
+}
+
+#[test]
+fn list_ends_like_libtest() {
+    let pretty = run("parity", &["--list"]);
+    pretty.assert_code(0);
+    assert!(
+        pretty
+            .stdout
+            .ends_with("tracing_setup::user_init: test\n\n7 tests, 0 benchmarks\n"),
+        "{}",
+        pretty.stdout
+    );
+    let one = run("parity", &["--list", "--exact", "beta"]);
+    assert_eq!(one.stdout, "beta: test\n\n1 test, 0 benchmarks\n");
+    let none = run("parity", &["--list", "nothing_matches"]);
+    assert_eq!(none.stdout, "0 tests, 0 benchmarks\n");
+    // cargo-nextest reads the terse list: `NAME: test` lines only.
+    for args in [&["--list", "--format", "terse"][..], &["--list", "-q"][..]] {
+        let terse = run("parity", args);
+        assert!(
+            terse.stdout.lines().all(|l| l.ends_with(": test")),
+            "{}",
+            terse.stdout
+        );
+        assert_eq!(terse.stdout.lines().count(), 7);
+    }
+}
+
+#[test]
+fn test_threads_zero_is_rejected() {
+    let r = run("parity", &["--test-threads", "0"]);
+    r.assert_code(101);
+    assert_eq!(r.stdout, "");
+    assert_eq!(
+        r.stderr,
+        "error: argument for --test-threads must not be 0\n"
+    );
+}
+
+#[test]
+fn logfile_gets_a_line_per_result() {
+    let log = log_path("logfile");
+    let path = log.to_str().unwrap();
+    run(
+        "parity",
+        &["--logfile", path, "alpha", "beta", "panics::deep"],
+    )
+    .assert_code(101);
+    let mut lines = read_log(&log);
+    lines.sort();
+    assert_eq!(
+        lines,
+        [
+            "failed panics::deep",
+            "failed panics::deep_async",
+            "ok alpha::one",
+            "ok alpha::two",
+            "ok beta"
+        ]
+    );
+    run("parity", &["--list", "--logfile", path, "beta"]).assert_code(0);
+    assert_eq!(read_log(&log), ["test beta"]);
+}
+
+#[test]
+fn bad_environment_is_a_clear_error_before_capture() {
+    let r = run_with_env(
+        "parity",
+        &[],
+        &[
+            ("PORTALTEST_BLOCKING_WARN_MS", "lots"),
+            ("PORTALTEST_TIMEOUT", "soon"),
+            ("RUST_TEST_THREADS", "0"),
+            ("PORTALTEST_TRACING", "maybe"),
+            ("RUST_LOG", "parity=loud"),
+        ],
+    );
+    r.assert_code(101);
+    assert_eq!(r.stdout, "", "nothing runs");
+    for needle in [
+        "error: PORTALTEST_BLOCKING_WARN_MS=\"lots\" is not a number of milliseconds",
+        "error: PORTALTEST_TIMEOUT=\"soon\" is not a duration",
+        "error: RUST_TEST_THREADS=\"0\" is not a positive number",
+        "error: PORTALTEST_TRACING=\"maybe\" is not 0 or 1",
+        "error: RUST_LOG=\"parity=loud\" is not a valid filter",
+    ] {
+        assert!(r.stderr.contains(needle), "{needle}:\n{}", r.stderr);
+    }
+    let typo = run_with_env("parity", &["beta"], &[("PORTALTEST_TIMEOUTS", "5s")]);
+    typo.assert_code(0);
+    assert!(
+        typo.stderr
+            .contains("unknown environment variable PORTALTEST_TIMEOUTS"),
+        "{}",
+        typo.stderr
+    );
+}
+
+#[test]
+fn backtraces_name_the_test_and_are_trimmed_to_it() {
+    let r = run_with_env("parity", &["panics::"], &[("RUST_BACKTRACE", "1")]);
+    r.assert_code(101);
+    let section = r.failure_section();
+    for (test, caller) in [
+        ("panics::deep", "parity::panics::deep\n"),
+        (
+            "panics::deep_async",
+            "parity::panics::deep_async::{{closure}}",
+        ),
+    ] {
+        let start = section
+            .find(&format!("---- {test} stdout ----"))
+            .expect("section");
+        let text = &section[start..];
+        let text = &text[..text.find("\n\n----").unwrap_or(text.len())];
+        let text = &text[..text.find("\n\n\nfailures:").unwrap_or(text.len())];
+        assert!(
+            text.contains(&format!("thread '{test}' panicked at")),
+            "{text}"
+        );
+        assert!(text.contains("stack backtrace:"), "{text}");
+        assert!(
+            text.contains("parity::panics::helper_that_panics"),
+            "{text}"
+        );
+        assert!(text.contains(caller), "{text}");
+        assert!(text.contains("RUST_BACKTRACE=full"), "{text}");
+        for hidden in [
+            "corosensei",
+            "tokio::",
+            "portaltest::runner",
+            "std::panicking",
+        ] {
+            assert!(!text.contains(hidden), "{hidden} in:\n{text}");
+        }
+        assert!(text.lines().count() < 30, "{text}");
+    }
+}
+
+#[test]
+fn output_of_no_test_is_shown_after_the_results() {
+    // Passing, no --show-output: kept out of sight.
+    let quiet = run("parity", &["alpha"]);
+    quiet.assert_code(0).assert_no_stdout("STRAY");
+    assert!(!quiet.stderr.contains("STRAY"), "{}", quiet.stderr);
+    // --show-output: under its own heading, after every result line.
+    let shown = run("parity", &["alpha", "--show-output"]);
+    shown.assert_code(0);
+    let heading = shown.stdout.find("output of no test").expect("the heading");
+    let last_result = shown.stdout.rfind("test alpha::").unwrap();
+    assert!(last_result < heading, "{}", shown.stdout);
+    assert!(shown.stdout[heading..].contains("STRAY server tick 2"));
+    assert!(shown.stdout[heading..].contains("STRAY server log 2"));
+    // A failing run shows it too; the terse dots stay one clean line.
+    let terse = run("parity", &["alpha", "panics::deep", "--format", "terse"]);
+    terse.assert_code(101);
+    let dots = terse
+        .stdout
+        .lines()
+        .find(|l| l.starts_with('.') || l.starts_with('F'))
+        .unwrap();
+    assert!(
+        dots.chars().all(|c| c == '.' || c == 'F'),
+        "{}",
+        terse.stdout
+    );
+    let at = terse.stdout.find("output of no test").expect("the heading");
+    assert!(!terse.stdout[..at].contains("STRAY"), "{}", terse.stdout);
+    // --nocapture: live, as before.
+    let live = run("parity", &["alpha", "--nocapture"]);
+    live.assert_code(0);
+    assert!(
+        live.stdout.contains("STRAY server tick 0"),
+        "{}",
+        live.stdout
+    );
+    live.assert_no_stdout("output of no test");
+}
+
+#[test]
+fn tracing_full_env_filter_syntax_and_user_subscribers() {
+    // A span directive (`target[span]=level`) works instead of switching all off.
+    run_with_env(
+        "parity",
+        &["tracing_setup::traced", "--show-output"],
+        &[("RUST_LOG", "warn,parity[work]=debug")],
+    )
+    .assert_code(0)
+    .assert_stdout("DEBUG IN SPAN");
+    run_with_env(
+        "parity",
+        &["tracing_setup::traced", "--show-output"],
+        &[("RUST_LOG", "warn")],
+    )
+    .assert_code(0)
+    .assert_no_stdout("DEBUG IN SPAN");
+    // `init()` in user code: a failure that says why and what to do ...
+    let r = run("parity", &["tracing_setup::user_init"]);
+    r.assert_code(101);
+    assert!(
+        r.failure_section()
+            .contains("the harness installed a global `tracing` subscriber already")
+            && r.failure_section().contains("PORTALTEST_TRACING=0"),
+        "{}",
+        r.stdout
+    );
+    // ... and with PORTALTEST_TRACING=0 the program's own subscriber is in charge (and
+    // its output, written to stdout, captured per test).
+    run_with_env(
+        "parity",
+        &["tracing_setup::user_init", "--show-output"],
+        &[("PORTALTEST_TRACING", "0")],
+    )
+    .assert_code(0)
+    .assert_stdout("USER SUBSCRIBER");
 }

@@ -1,0 +1,398 @@
+//! The run's configuration from the command line and the environment, read and
+//! validated in one place before anything else happens (in particular before output
+//! capture starts, so that a bad value is reported on the real stderr).
+
+use std::ffi::OsString;
+use std::time::Duration;
+
+use libtest_mimic::{Arguments, FormatSetting};
+
+use crate::{parse_duration, BLOCKING_WARN_ENV, TIMEOUT_ENV, TRACING_ENV};
+
+/// Default for [`BLOCKING_WARN_ENV`](crate::BLOCKING_WARN_ENV), in milliseconds.
+pub(crate) const DEFAULT_BLOCKING_WARN_MS: u64 = 100;
+
+/// How many tests are in flight at once unless `--test-threads N` or
+/// `RUST_TEST_THREADS` says otherwise.
+///
+/// Every test in flight holds a portal stack (two memory mappings). 4,096 portals are
+/// 8,192 mappings: far below Linux's default `vm.max_map_count` (65,530) and a sixth of
+/// stackportal's portal limit (24,573 by default), so a binary of any size completes.
+/// A suite of up to 4,096 tests runs exactly as uncapped; a bigger I/O-bound one takes
+/// `ceil(N / 4096)` rounds of its longest wait at most (30,000 tests that each wait
+/// 200 ms: about 1.6 s).
+pub(crate) const DEFAULT_IN_FLIGHT: usize = 4096;
+
+/// Every environment variable the harness reads: name and what it does.
+pub(crate) const ENV_VARS: &[(&str, &str)] = &[
+    (TIMEOUT_ENV, "default time limit of every test: 500ms, 5s, 2m"),
+    (
+        BLOCKING_WARN_ENV,
+        "warn when one poll holds the runtime thread longer than this many ms (default 100, 0 = never)",
+    ),
+    (
+        TRACING_ENV,
+        "1 (default): install the harness's capturing `tracing` subscriber; 0: do not",
+    ),
+    (
+        "RUST_TEST_THREADS",
+        "how many tests are in flight at once (as --test-threads; default 4096)",
+    ),
+    (
+        "RUST_LOG",
+        "filter of the harness's `tracing` subscriber (tracing-subscriber's EnvFilter syntax; default info)",
+    ),
+    (
+        "RUST_BACKTRACE",
+        "1: panics of tests print a backtrace trimmed to the test's frames; full: untrimmed",
+    ),
+    ("NO_COLOR", "no colors with --color auto"),
+];
+
+/// Which backtraces panics print.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Backtraces {
+    Off,
+    Short,
+    Full,
+}
+
+/// What the environment says.
+#[derive(Debug)]
+pub(crate) struct EnvConfig {
+    /// The default time limit and what set it.
+    pub timeout: Option<(Duration, String)>,
+    /// The blocking warning threshold (`None`: disabled).
+    pub blocking_warn: Option<Duration>,
+    /// `RUST_TEST_THREADS`.
+    pub threads: Option<usize>,
+    /// Whether the harness installs its `tracing` subscriber.
+    pub tracing: bool,
+    /// The `RUST_LOG` directives (validated), or `None` for the default.
+    pub rust_log: Option<String>,
+    pub backtraces: Backtraces,
+    /// Warnings to print (they do not stop the run).
+    pub warnings: Vec<String>,
+}
+
+/// Reads a variable; a value that is not Unicode is an error.
+fn var(name: &str, lookup: &dyn Fn(&str) -> Option<OsString>) -> Result<Option<String>, String> {
+    match lookup(name) {
+        None => Ok(None),
+        Some(v) => v
+            .into_string()
+            .map(Some)
+            .map_err(|v| format!("{name}={v:?} is not valid Unicode")),
+    }
+}
+
+impl EnvConfig {
+    /// Reads the process's environment.
+    pub(crate) fn from_env() -> Result<EnvConfig, String> {
+        let names: Vec<String> = std::env::vars_os()
+            .filter_map(|(k, _)| k.into_string().ok())
+            .collect();
+        EnvConfig::parse(&|name| std::env::var_os(name), &names)
+    }
+
+    /// Parses the variables `lookup` gives; `names` are all variables set (to notice
+    /// misspelt `PORTALTEST_*` ones).
+    pub(crate) fn parse(
+        lookup: &dyn Fn(&str) -> Option<OsString>,
+        names: &[String],
+    ) -> Result<EnvConfig, String> {
+        let mut errors = Vec::new();
+        let mut warnings = Vec::new();
+        let mut get = |name: &str| match var(name, lookup) {
+            Ok(v) => v,
+            Err(e) => {
+                errors.push(e);
+                None
+            }
+        };
+        let timeout_text = get(TIMEOUT_ENV);
+        let warn_text = get(BLOCKING_WARN_ENV);
+        let threads_text = get("RUST_TEST_THREADS");
+        let tracing_text = get(TRACING_ENV);
+        let log_text = get("RUST_LOG");
+        let backtrace_text = get("RUST_BACKTRACE");
+
+        let timeout = match timeout_text {
+            Some(text) if !text.trim().is_empty() => match parse_duration(&text) {
+                Some(d) if !d.is_zero() => Some((d, format!("{TIMEOUT_ENV}={text}"))),
+                _ => {
+                    errors.push(format!(
+                        "{TIMEOUT_ENV}={text:?} is not a duration; use e.g. 500ms, 5s or 2m"
+                    ));
+                    None
+                }
+            },
+            _ => None,
+        };
+        let blocking_warn = match warn_text {
+            None => Some(Duration::from_millis(DEFAULT_BLOCKING_WARN_MS)),
+            Some(text) => match text.trim().parse::<u64>() {
+                Ok(0) => None,
+                Ok(ms) => Some(Duration::from_millis(ms)),
+                Err(_) => {
+                    errors.push(format!(
+                        "{BLOCKING_WARN_ENV}={text:?} is not a number of milliseconds (0 disables the warning)"
+                    ));
+                    None
+                }
+            },
+        };
+        let threads = match threads_text {
+            None => None,
+            Some(text) => match text.trim().parse::<usize>() {
+                Ok(n) if n > 0 => Some(n),
+                _ => {
+                    errors.push(format!(
+                        "RUST_TEST_THREADS={text:?} is not a positive number"
+                    ));
+                    None
+                }
+            },
+        };
+        let tracing = match tracing_text.as_deref().map(str::trim) {
+            None | Some("") | Some("1") | Some("true") | Some("on") => true,
+            Some("0") | Some("false") | Some("off") => false,
+            Some(other) => {
+                errors.push(format!(
+                    "{TRACING_ENV}={other:?} is not 0 or 1 (0: the harness installs no `tracing` subscriber)"
+                ));
+                true
+            }
+        };
+        let rust_log = match log_text {
+            Some(text) if !text.trim().is_empty() => {
+                match tracing_subscriber::EnvFilter::builder().parse(&text) {
+                    Ok(_) => Some(text),
+                    Err(e) => {
+                        errors.push(format!(
+                            "RUST_LOG={text:?} is not a valid filter ({e}); the syntax is \
+                             tracing-subscriber's EnvFilter, e.g. `info,my_crate=debug,hyper[request]=trace`"
+                        ));
+                        None
+                    }
+                }
+            }
+            _ => None,
+        };
+        let backtraces = match backtrace_text.as_deref().map(str::trim) {
+            None | Some("0") | Some("") => Backtraces::Off,
+            Some("full") => Backtraces::Full,
+            Some(_) => Backtraces::Short,
+        };
+        for name in names {
+            if name.starts_with("PORTALTEST_") && !ENV_VARS.iter().any(|(known, _)| known == name) {
+                warnings.push(format!(
+                    "portaltest: warning: unknown environment variable {name} ignored (known: {})",
+                    ENV_VARS
+                        .iter()
+                        .filter(|(k, _)| k.starts_with("PORTALTEST_"))
+                        .map(|(k, _)| *k)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
+        }
+        if !errors.is_empty() {
+            return Err(errors.join("\n"));
+        }
+        Ok(EnvConfig {
+            timeout,
+            blocking_warn,
+            threads,
+            tracing,
+            rust_log,
+            backtraces,
+            warnings,
+        })
+    }
+}
+
+/// The command line: libtest-mimic's [`Arguments`] plus every positional filter (libtest
+/// takes several, and runs the tests that match any of them).
+pub(crate) struct Cli {
+    pub args: Arguments,
+    pub filters: Vec<String>,
+}
+
+/// Options of libtest-mimic's [`Arguments`] that take a value.
+const VALUE_OPTIONS: &[&str] = &[
+    "--test-threads",
+    "--logfile",
+    "--skip",
+    "--color",
+    "--format",
+    "-Z",
+];
+
+impl Cli {
+    /// Parses a command line (the first item is the program). clap's errors (and
+    /// `--help`) exit the process, as libtest-mimic does.
+    pub(crate) fn parse<I>(argv: I) -> Result<Cli, String>
+    where
+        I: IntoIterator,
+        I::Item: Into<OsString>,
+    {
+        let mut rest = Vec::new();
+        let mut filters = Vec::new();
+        let mut argv = argv.into_iter().map(Into::into);
+        if let Some(program) = argv.next() {
+            rest.push(program);
+        }
+        let mut positional_only = false;
+        while let Some(arg) = argv.next() {
+            let text = arg.to_string_lossy().into_owned();
+            if positional_only || !text.starts_with('-') || text == "-" {
+                filters.push(text);
+            } else if text == "--" {
+                positional_only = true;
+            } else {
+                let takes_value = VALUE_OPTIONS.contains(&text.as_str());
+                rest.push(arg);
+                if takes_value {
+                    if let Some(value) = argv.next() {
+                        rest.push(value);
+                    }
+                }
+            }
+        }
+        let args = Arguments::from_iter(rest);
+        if args.test_threads == Some(0) {
+            return Err("argument for --test-threads must not be 0".into());
+        }
+        Ok(Cli { args, filters })
+    }
+
+    /// Whether a test of this name is selected by the positional filters (any of them
+    /// matches, as in libtest; `--exact` compares whole names).
+    pub(crate) fn matches(&self, name: &str) -> bool {
+        self.filters.is_empty()
+            || self.filters.iter().any(|f| {
+                if self.args.exact {
+                    name == f
+                } else {
+                    name.contains(f.as_str())
+                }
+            })
+    }
+
+    /// Whether the output format is terse (`--format terse` or `-q`).
+    pub(crate) fn is_terse(&self) -> bool {
+        self.args.quiet || self.args.format == Some(FormatSetting::Terse)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(vars: &[(&str, &str)]) -> Result<EnvConfig, String> {
+        let owned: Vec<(String, String)> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let names: Vec<String> = owned.iter().map(|(k, _)| k.clone()).collect();
+        EnvConfig::parse(
+            &|name| owned.iter().find(|(k, _)| k == name).map(|(_, v)| v.into()),
+            &names,
+        )
+    }
+
+    #[test]
+    fn defaults() {
+        let c = env(&[]).unwrap();
+        assert_eq!(c.timeout, None);
+        assert_eq!(
+            c.blocking_warn,
+            Some(Duration::from_millis(DEFAULT_BLOCKING_WARN_MS))
+        );
+        assert_eq!(c.threads, None);
+        assert!(c.tracing);
+        assert_eq!(c.rust_log, None);
+        assert_eq!(c.backtraces, Backtraces::Off);
+        assert!(c.warnings.is_empty());
+    }
+
+    #[test]
+    fn in_flight_default_is_far_below_the_mapping_limits() {
+        // Two mappings per portal; Linux's default vm.max_map_count is 65,530 and
+        // stackportal refuses portals beyond 24,573 by default.
+        const _: () = assert!(DEFAULT_IN_FLIGHT * 2 <= 65_530 / 4);
+        const _: () = assert!(DEFAULT_IN_FLIGHT <= 24_573 / 4);
+        assert_eq!(DEFAULT_IN_FLIGHT, 4096);
+    }
+
+    #[test]
+    fn every_bad_value_is_reported_at_once() {
+        let err = env(&[
+            (TIMEOUT_ENV, "soon"),
+            (BLOCKING_WARN_ENV, "lots"),
+            ("RUST_TEST_THREADS", "0"),
+            (TRACING_ENV, "maybe"),
+            ("RUST_LOG", "a=notalevel"),
+        ])
+        .unwrap_err();
+        for needle in [
+            "PORTALTEST_TIMEOUT=\"soon\"",
+            "PORTALTEST_BLOCKING_WARN_MS=\"lots\"",
+            "RUST_TEST_THREADS=\"0\"",
+            "PORTALTEST_TRACING=\"maybe\"",
+            "RUST_LOG=\"a=notalevel\"",
+        ] {
+            assert!(err.contains(needle), "{needle} not in {err}");
+        }
+    }
+
+    #[test]
+    fn values() {
+        let c = env(&[
+            (TIMEOUT_ENV, "5s"),
+            (BLOCKING_WARN_ENV, "0"),
+            ("RUST_TEST_THREADS", "3"),
+            (TRACING_ENV, "0"),
+            ("RUST_LOG", "warn,my_crate[request{id=1}]=debug"),
+            ("RUST_BACKTRACE", "full"),
+            ("PORTALTEST_TIMEOUTS", "1s"),
+        ])
+        .unwrap();
+        assert_eq!(c.timeout.unwrap().0, Duration::from_secs(5));
+        assert_eq!(c.blocking_warn, None);
+        assert_eq!(c.threads, Some(3));
+        assert!(!c.tracing);
+        assert_eq!(
+            c.rust_log.as_deref(),
+            Some("warn,my_crate[request{id=1}]=debug")
+        );
+        assert_eq!(c.backtraces, Backtraces::Full);
+        assert_eq!(c.warnings.len(), 1);
+        assert!(c.warnings[0].contains("PORTALTEST_TIMEOUTS"));
+    }
+
+    #[test]
+    fn several_filters_any_matches() {
+        let cli = Cli::parse(["bin", "alpha", "--skip", "x", "beta", "--format", "terse"]).unwrap();
+        assert_eq!(cli.filters, ["alpha", "beta"]);
+        assert_eq!(cli.args.skip, ["x"]);
+        assert!(cli.is_terse());
+        assert!(cli.matches("a::alpha_1"));
+        assert!(cli.matches("beta"));
+        assert!(!cli.matches("gamma"));
+        let exact = Cli::parse(["bin", "--exact", "a", "b::c"]).unwrap();
+        assert!(exact.matches("b::c"));
+        assert!(!exact.matches("b::cd"));
+        let none = Cli::parse(["bin", "--nocapture"]).unwrap();
+        assert!(none.matches("anything"));
+    }
+
+    #[test]
+    fn zero_test_threads_is_rejected() {
+        let err = Cli::parse(["bin", "--test-threads", "0"]).err().unwrap();
+        assert_eq!(err, "argument for --test-threads must not be 0");
+        let err = Cli::parse(["bin", "--test-threads=0"]).err().unwrap();
+        assert_eq!(err, "argument for --test-threads must not be 0");
+    }
+}
