@@ -4,7 +4,6 @@
 //! the user's terms.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
@@ -72,16 +71,8 @@ const CASES: &[(&str, bool, &str)] = &[
     ),
 ];
 
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
-fn cargo() -> String {
-    std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
-}
+mod common;
+use common::{cargo, workspace_root};
 
 /// Builds every case once; the rendered compiler errors per target.
 fn errors() -> &'static HashMap<String, String> {

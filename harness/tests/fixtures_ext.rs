@@ -2,111 +2,39 @@
 //! value, fixtures from spawned tasks, fallible fixtures behind a `Result` alias) and
 //! checks its output. Helpers copied from `samples.rs`.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 use std::sync::OnceLock;
 
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
+mod common;
 
-fn cargo() -> String {
-    std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
-}
-
-/// Builds the sample once and returns its executable.
 fn binary() -> &'static PathBuf {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let out = Command::new(cargo())
-            .current_dir(workspace_root())
-            .args([
-                "test",
-                "-p",
-                "portaltest-samples",
-                "--no-run",
-                "--message-format=json",
-                "--test",
-                "fixtures_ext",
-            ])
-            .output()
-            .expect("cannot run cargo");
-        assert!(
-            out.status.success(),
-            "building the sample failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-            .filter(|msg| msg["reason"] == "compiler-artifact")
-            .find(|msg| msg["target"]["name"] == "fixtures_ext")
-            .and_then(|msg| msg["executable"].as_str().map(PathBuf::from))
-            .expect("no executable for `fixtures_ext` in cargo's output")
-    })
+    BIN.get_or_init(|| common::build_samples(&["fixtures_ext"])["fixtures_ext"].clone())
 }
 
+/// A run of the sample, and the lines it appended to its log file.
 struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
+    run: common::Run,
     log: Vec<String>,
 }
 
-impl Run {
-    fn assert_stdout(&self, needle: &str) -> &Self {
-        assert!(
-            self.stdout.contains(needle),
-            "stdout lacks {needle:?}:\n{}\n--- stderr ---\n{}",
-            self.stdout,
-            self.stderr
-        );
-        self
-    }
-    fn assert_code(&self, code: i32) -> &Self {
-        assert_eq!(
-            self.code,
-            Some(code),
-            "exit code\n--- stdout ---\n{}\n--- stderr ---\n{}",
-            self.stdout,
-            self.stderr
-        );
-        self
+impl std::ops::Deref for Run {
+    type Target = common::Run;
+    fn deref(&self) -> &common::Run {
+        &self.run
     }
 }
 
 fn run(tag: &str, args: &[&str]) -> Run {
-    let log = std::env::temp_dir().join(format!(
-        "portaltest-fixtures-ext-{}-{tag}",
-        std::process::id()
-    ));
+    let log = common::log_path(&format!("fixtures-ext-{tag}"));
+    let run = common::run_sample(
+        binary(),
+        args,
+        &[("PORTALTEST_SAMPLE_LOG", log.as_os_str())],
+    );
+    let lines = common::read_log(&log);
     let _ = std::fs::remove_file(&log);
-    let out = Command::new(binary())
-        .args(args)
-        .env("RUST_BACKTRACE", "0")
-        .env("PORTALTEST_SAMPLE_LOG", &log)
-        .env_remove("RUST_TEST_THREADS")
-        .env_remove("PORTALTEST_TIMEOUT")
-        .env_remove("PORTALTEST_BLOCKING_WARN_MS")
-        .env_remove("NEXTEST")
-        .env_remove("RUST_LOG")
-        .output()
-        .expect("cannot run sample");
-    let lines = std::fs::read_to_string(&log)
-        .unwrap_or_default()
-        .lines()
-        .map(str::to_string)
-        .collect();
-    let _ = std::fs::remove_file(&log);
-    Run {
-        code: out.status.code(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        log: lines,
-    }
+    Run { run, log: lines }
 }
 
 #[test]

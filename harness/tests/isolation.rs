@@ -7,144 +7,23 @@
 //! same target directory.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::PathBuf;
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const SAMPLES: &[&str] = &["isolation", "isolation_fail"];
 
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
-fn cargo() -> String {
-    std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
-}
+mod common;
+use common::{run_sample, Run};
 
 fn binaries() -> &'static HashMap<String, PathBuf> {
     static BINS: OnceLock<HashMap<String, PathBuf>> = OnceLock::new();
-    BINS.get_or_init(|| {
-        let mut cmd = Command::new(cargo());
-        cmd.current_dir(workspace_root()).args([
-            "test",
-            "-p",
-            "portaltest-samples",
-            "--no-run",
-            "--message-format=json",
-        ]);
-        for s in SAMPLES {
-            cmd.args(["--test", s]);
-        }
-        let out = cmd.output().expect("cannot run cargo");
-        assert!(
-            out.status.success(),
-            "building the samples failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let mut bins = HashMap::new();
-        for line in String::from_utf8_lossy(&out.stdout).lines() {
-            let Ok(msg) = serde_json::from_str::<serde_json::Value>(line) else {
-                continue;
-            };
-            if msg["reason"] != "compiler-artifact" {
-                continue;
-            }
-            if let (Some(name), Some(exe)) =
-                (msg["target"]["name"].as_str(), msg["executable"].as_str())
-            {
-                bins.insert(name.to_string(), PathBuf::from(exe));
-            }
-        }
-        for s in SAMPLES {
-            assert!(
-                bins.contains_key(*s),
-                "no executable for sample `{s}` in cargo's output"
-            );
-        }
-        bins
-    })
-}
-
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-    took: Duration,
-}
-
-impl Run {
-    fn assert_stdout(&self, needle: &str) -> &Self {
-        assert!(
-            self.stdout.contains(needle),
-            "stdout lacks {needle:?}:\n{}\n--- stderr ---\n{}",
-            self.stdout,
-            self.stderr
-        );
-        self
-    }
-    fn assert_no_stdout(&self, needle: &str) -> &Self {
-        assert!(
-            !self.stdout.contains(needle),
-            "stdout has {needle:?}:\n{}",
-            self.stdout
-        );
-        self
-    }
-    fn assert_code(&self, code: i32) -> &Self {
-        assert_eq!(
-            self.code,
-            Some(code),
-            "exit code\n--- stdout ---\n{}\n--- stderr ---\n{}",
-            self.stdout,
-            self.stderr
-        );
-        self
-    }
-    /// The captured output shown for the failing test `name`.
-    fn section(&self, name: &str) -> &str {
-        let header = format!("---- {name} stdout ----\n");
-        let at = self
-            .stdout
-            .find(&header)
-            .unwrap_or_else(|| panic!("no section for {name}:\n{}", self.stdout));
-        let rest = &self.stdout[at + header.len()..];
-        let end = ["\n---- ", "\nfailures:\n"]
-            .iter()
-            .filter_map(|m| rest.find(m))
-            .min()
-            .unwrap_or(rest.len());
-        &rest[..end]
-    }
+    BINS.get_or_init(|| common::build_samples(SAMPLES))
 }
 
 fn run_with_env(sample: &str, args: &[&str], env: &[(&str, &str)]) -> Run {
-    let mut cmd = Command::new(&binaries()[sample]);
-    cmd.args(args)
-        .env("RUST_BACKTRACE", "0")
-        .env_remove("RUST_TEST_THREADS")
-        .env_remove("PORTALTEST_TIMEOUT")
-        .env_remove("PORTALTEST_BLOCKING_WARN_MS")
-        .env_remove("NEXTEST")
-        .env_remove("RUST_LOG");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let started = Instant::now();
-    let Output {
-        status,
-        stdout,
-        stderr,
-    } = cmd.output().expect("cannot run sample");
-    Run {
-        code: status.code(),
-        stdout: String::from_utf8_lossy(&stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&stderr).into_owned(),
-        took: started.elapsed(),
-    }
+    let env: Vec<(&str, &std::ffi::OsStr)> = env.iter().map(|(k, v)| (*k, v.as_ref())).collect();
+    run_sample(&binaries()[sample], args, &env)
 }
 
 fn run(sample: &str, args: &[&str]) -> Run {

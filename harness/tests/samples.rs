@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use std::sync::OnceLock;
 
 const SAMPLES: &[&str] = &[
@@ -20,154 +20,24 @@ const SAMPLES: &[&str] = &[
     "parity",
 ];
 
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
-fn cargo() -> String {
-    std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
-}
+mod common;
+use common::{cargo, run_sample, workspace_root, Run};
 
 fn binaries() -> &'static HashMap<String, PathBuf> {
     static BINS: OnceLock<HashMap<String, PathBuf>> = OnceLock::new();
-    BINS.get_or_init(|| {
-        let mut cmd = Command::new(cargo());
-        cmd.current_dir(workspace_root()).args([
-            "test",
-            "-p",
-            "portaltest-samples",
-            "--no-run",
-            "--message-format=json",
-        ]);
-        for s in SAMPLES {
-            cmd.args(["--test", s]);
-        }
-        let out = cmd.output().expect("cannot run cargo");
-        assert!(
-            out.status.success(),
-            "building the samples failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let mut bins = HashMap::new();
-        for line in String::from_utf8_lossy(&out.stdout).lines() {
-            let Ok(msg) = serde_json::from_str::<serde_json::Value>(line) else {
-                continue;
-            };
-            if msg["reason"] != "compiler-artifact" {
-                continue;
-            }
-            if let (Some(name), Some(exe)) =
-                (msg["target"]["name"].as_str(), msg["executable"].as_str())
-            {
-                bins.insert(name.to_string(), PathBuf::from(exe));
-            }
-        }
-        for s in SAMPLES {
-            assert!(
-                bins.contains_key(*s),
-                "no executable for sample `{s}` in cargo's output"
-            );
-        }
-        bins
-    })
-}
-
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn assert_stdout(&self, needle: &str) -> &Self {
-        assert!(
-            self.stdout.contains(needle),
-            "stdout lacks {needle:?}:\n{}\n--- stderr ---\n{}",
-            self.stdout,
-            self.stderr
-        );
-        self
-    }
-    fn assert_no_stdout(&self, needle: &str) -> &Self {
-        assert!(
-            !self.stdout.contains(needle),
-            "stdout has {needle:?}:\n{}",
-            self.stdout
-        );
-        self
-    }
-    fn assert_code(&self, code: i32) -> &Self {
-        assert_eq!(
-            self.code,
-            Some(code),
-            "exit code\n--- stdout ---\n{}\n--- stderr ---\n{}",
-            self.stdout,
-            self.stderr
-        );
-        self
-    }
-    /// The part of stdout after the failures header (the captured outputs).
-    fn failure_section(&self) -> &str {
-        let at = self
-            .stdout
-            .find("\nfailures:\n")
-            .expect("no failures section");
-        &self.stdout[at..]
-    }
-    /// The part of stdout before the failures header (the result lines).
-    fn result_lines(&self) -> &str {
-        match self.stdout.find("\nfailures:\n") {
-            Some(at) => &self.stdout[..at],
-            None => &self.stdout,
-        }
-    }
+    BINS.get_or_init(|| common::build_samples(SAMPLES))
 }
 
 fn run_with_env(sample: &str, args: &[&str], env: &[(&str, &str)]) -> Run {
-    let mut cmd = Command::new(&binaries()[sample]);
-    cmd.args(args)
-        .env("RUST_BACKTRACE", "0")
-        .env_remove("RUST_TEST_THREADS")
-        .env_remove("PORTALTEST_TIMEOUT")
-        .env_remove("PORTALTEST_BLOCKING_WARN_MS")
-        .env_remove("NEXTEST")
-        .env_remove("RUST_LOG");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let Output {
-        status,
-        stdout,
-        stderr,
-    } = cmd.output().expect("cannot run sample");
-    Run {
-        code: status.code(),
-        stdout: String::from_utf8_lossy(&stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&stderr).into_owned(),
-    }
+    let env: Vec<(&str, &std::ffi::OsStr)> = env.iter().map(|(k, v)| (*k, v.as_ref())).collect();
+    run_sample(&binaries()[sample], args, &env)
 }
 
 fn run(sample: &str, args: &[&str]) -> Run {
     run_with_env(sample, args, &[])
 }
 
-/// A log file the samples append to (`PORTALTEST_SAMPLE_LOG`).
-fn log_path(tag: &str) -> PathBuf {
-    let p = std::env::temp_dir().join(format!("portaltest-log-{}-{tag}", std::process::id()));
-    let _ = std::fs::remove_file(&p);
-    p
-}
-
-fn read_log(p: &Path) -> Vec<String> {
-    std::fs::read_to_string(p)
-        .unwrap_or_default()
-        .lines()
-        .map(str::to_string)
-        .collect()
-}
+use common::{log_path, read_log};
 
 #[test]
 fn passing_target_exits_zero() {

@@ -14,12 +14,8 @@ tokio::task_local! {
     static REQUEST: u32;
 }
 
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-}
+mod support;
+use support::rt;
 
 #[test]
 fn a_task_local_scope_around_the_portal_holds_across_await_() {

@@ -37,3 +37,11 @@ pub fn ms(n: u64) -> Duration {
     let factor = if memcheck().is_some() { 20 } else { 1 };
     Duration::from_millis(n * factor)
 }
+
+/// A current-thread tokio runtime with I/O and time, as the tests use it.
+pub fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}

@@ -1,0 +1,174 @@
+//! What the end-to-end tests share: building the sample targets of `harness/samples`
+//! and running one as a process.
+
+#![allow(dead_code)] // each test file uses some of these
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+pub fn cargo() -> String {
+    std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
+}
+
+/// Builds the sample targets (`cargo test -p portaltest-samples --no-run --test ..`, into
+/// the same target directory) and returns their executables by name.
+pub fn build_samples(samples: &[&str]) -> HashMap<String, PathBuf> {
+    let mut cmd = Command::new(cargo());
+    cmd.current_dir(workspace_root()).args([
+        "test",
+        "-p",
+        "portaltest-samples",
+        "--no-run",
+        "--message-format=json",
+    ]);
+    for s in samples {
+        cmd.args(["--test", s]);
+    }
+    let out = cmd.output().expect("cannot run cargo");
+    assert!(
+        out.status.success(),
+        "building the samples failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut bins = HashMap::new();
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let Ok(msg) = serde_json::from_str::<serde_json::Value>(line) else {
+            continue;
+        };
+        if msg["reason"] != "compiler-artifact" {
+            continue;
+        }
+        if let (Some(name), Some(exe)) =
+            (msg["target"]["name"].as_str(), msg["executable"].as_str())
+        {
+            bins.insert(name.to_string(), PathBuf::from(exe));
+        }
+    }
+    for s in samples {
+        assert!(
+            bins.contains_key(*s),
+            "no executable for sample `{s}` in cargo's output"
+        );
+    }
+    bins
+}
+
+/// One run of a sample binary.
+pub struct Run {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+    pub took: Duration,
+}
+
+/// Runs `exe` with `args`, in an environment cleared of the variables that change the
+/// harness's behaviour, plus `env`.
+pub fn run_sample(exe: &Path, args: &[&str], env: &[(&str, &std::ffi::OsStr)]) -> Run {
+    let mut cmd = Command::new(exe);
+    cmd.args(args)
+        .env("RUST_BACKTRACE", "0")
+        .env_remove("RUST_TEST_THREADS")
+        .env_remove("PORTALTEST_TIMEOUT")
+        .env_remove("PORTALTEST_BLOCKING_WARN_MS")
+        .env_remove("NEXTEST")
+        .env_remove("RUST_LOG");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let started = Instant::now();
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = cmd.output().expect("cannot run sample");
+    Run {
+        code: status.code(),
+        stdout: String::from_utf8_lossy(&stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&stderr).into_owned(),
+        took: started.elapsed(),
+    }
+}
+
+impl Run {
+    pub fn assert_stdout(&self, needle: &str) -> &Self {
+        assert!(
+            self.stdout.contains(needle),
+            "stdout lacks {needle:?}:\n{}\n--- stderr ---\n{}",
+            self.stdout,
+            self.stderr
+        );
+        self
+    }
+    pub fn assert_no_stdout(&self, needle: &str) -> &Self {
+        assert!(
+            !self.stdout.contains(needle),
+            "stdout has {needle:?}:\n{}",
+            self.stdout
+        );
+        self
+    }
+    pub fn assert_code(&self, code: i32) -> &Self {
+        assert_eq!(
+            self.code,
+            Some(code),
+            "exit code\n--- stdout ---\n{}\n--- stderr ---\n{}",
+            self.stdout,
+            self.stderr
+        );
+        self
+    }
+    /// The part of stdout after the failures header (the captured outputs).
+    pub fn failure_section(&self) -> &str {
+        let at = self
+            .stdout
+            .find("\nfailures:\n")
+            .expect("no failures section");
+        &self.stdout[at..]
+    }
+    /// The part of stdout before the failures header (the result lines).
+    pub fn result_lines(&self) -> &str {
+        match self.stdout.find("\nfailures:\n") {
+            Some(at) => &self.stdout[..at],
+            None => &self.stdout,
+        }
+    }
+    /// The captured output shown for the failing test `name`.
+    pub fn section(&self, name: &str) -> &str {
+        let header = format!("---- {name} stdout ----\n");
+        let at = self
+            .stdout
+            .find(&header)
+            .unwrap_or_else(|| panic!("no section for {name}:\n{}", self.stdout));
+        let rest = &self.stdout[at + header.len()..];
+        let end = ["\n---- ", "\nfailures:\n"]
+            .iter()
+            .filter_map(|m| rest.find(m))
+            .min()
+            .unwrap_or(rest.len());
+        &rest[..end]
+    }
+}
+
+/// A log file the samples append to (`PORTALTEST_SAMPLE_LOG`).
+pub fn log_path(tag: &str) -> PathBuf {
+    let p = std::env::temp_dir().join(format!("portaltest-log-{}-{tag}", std::process::id()));
+    let _ = std::fs::remove_file(&p);
+    p
+}
+
+pub fn read_log(p: &Path) -> Vec<String> {
+    std::fs::read_to_string(p)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
