@@ -7,10 +7,17 @@ use std::time::Duration;
 
 use libtest_mimic::{Arguments, FormatSetting};
 
-use crate::{parse_duration, BLOCKING_WARN_ENV, TIMEOUT_ENV, TRACING_ENV};
+use crate::partition::{Partition, SYNTAX as PARTITION_SYNTAX};
+use crate::{
+    parse_duration, BLOCKING_WARN_ENV, PARTITION_ENV, SLOW_NOTICE_ENV, TIMEOUT_ENV, TRACING_ENV,
+};
 
 /// Default for [`BLOCKING_WARN_ENV`](crate::BLOCKING_WARN_ENV), in milliseconds.
 pub(crate) const DEFAULT_BLOCKING_WARN_MS: u64 = 100;
+
+/// Default for [`SLOW_NOTICE_ENV`](crate::SLOW_NOTICE_ENV), in milliseconds: libtest's
+/// `TEST_WARN_TIMEOUT_S` (60 s).
+pub(crate) const DEFAULT_SLOW_NOTICE_MS: u64 = 60_000;
 
 /// How many tests are in flight at once unless `--test-threads N` or
 /// `RUST_TEST_THREADS` says otherwise.
@@ -29,6 +36,14 @@ pub(crate) const ENV_VARS: &[(&str, &str)] = &[
     (
         BLOCKING_WARN_ENV,
         "warn when one poll holds the runtime thread longer than this many ms (default 100, 0 = never)",
+    ),
+    (
+        PARTITION_ENV,
+        "run one CI shard: count:M/N or hash:M/N, as cargo-nextest's --partition (ignored under nextest)",
+    ),
+    (
+        SLOW_NOTICE_ENV,
+        "notice a test without a time limit still running after this many ms (default 60000, 0 = never)",
     ),
     (
         TRACING_ENV,
@@ -71,6 +86,12 @@ pub(crate) struct EnvConfig {
     /// The `RUST_LOG` directives (validated), or `None` for the default.
     pub rust_log: Option<String>,
     pub backtraces: Backtraces,
+    /// The CI shard [`PARTITION_ENV`] selects (`None` when unset, and under
+    /// cargo-nextest, which partitions runs itself).
+    pub partition: Option<Partition>,
+    /// After how long a test without a time limit gets libtest's "has been running for
+    /// over 60 seconds" notice (`None`: never).
+    pub slow_notice: Option<Duration>,
     /// Warnings to print (they do not stop the run).
     pub warnings: Vec<String>,
 }
@@ -116,6 +137,9 @@ impl EnvConfig {
         let tracing_text = get(TRACING_ENV);
         let log_text = get("RUST_LOG");
         let backtrace_text = get("RUST_BACKTRACE");
+        let partition_text = get(PARTITION_ENV);
+        let notice_text = get(SLOW_NOTICE_ENV);
+        let under_nextest = lookup("NEXTEST").is_some();
 
         let timeout = match timeout_text {
             Some(text) if !text.trim().is_empty() => match parse_duration(&text) {
@@ -184,6 +208,32 @@ impl EnvConfig {
             Some("full") => Backtraces::Full,
             Some(_) => Backtraces::Short,
         };
+        // Checked under nextest too (a bad value is a mistake wherever it runs), but only
+        // applied without it: nextest runs one test per process (`--exact NAME`) and
+        // partitions the run itself, so a shard here would silently drop tests.
+        let partition = match partition_text {
+            Some(text) if !text.trim().is_empty() => match Partition::parse(&text) {
+                Ok(p) => (!under_nextest).then_some(p),
+                Err(e) => {
+                    errors.push(format!("{PARTITION_ENV}={text:?}: {e}"));
+                    None
+                }
+            },
+            _ => None,
+        };
+        let slow_notice = match notice_text {
+            None => Some(Duration::from_millis(DEFAULT_SLOW_NOTICE_MS)),
+            Some(text) => match text.trim().parse::<u64>() {
+                Ok(0) => None,
+                Ok(ms) => Some(Duration::from_millis(ms)),
+                Err(_) => {
+                    errors.push(format!(
+                        "{SLOW_NOTICE_ENV}={text:?} is not a number of milliseconds (0 disables the notice)"
+                    ));
+                    None
+                }
+            },
+        };
         for name in names {
             if name.starts_with("PORTALTEST_") && !ENV_VARS.iter().any(|(known, _)| known == name) {
                 warnings.push(format!(
@@ -207,6 +257,8 @@ impl EnvConfig {
             tracing,
             rust_log,
             backtraces,
+            partition,
+            slow_notice,
             warnings,
         })
     }
@@ -217,6 +269,8 @@ impl EnvConfig {
 pub(crate) struct Cli {
     pub args: Arguments,
     pub filters: Vec<String>,
+    /// `--partition count:M/N | hash:M/N` (cargo-nextest's syntax; libtest has none).
+    pub partition: Option<Partition>,
 }
 
 /// Options of libtest-mimic's [`Arguments`] that take a value.
@@ -244,12 +298,30 @@ impl Cli {
             rest.push(program);
         }
         let mut positional_only = false;
+        let mut partition = None;
         while let Some(arg) = argv.next() {
             let text = arg.to_string_lossy().into_owned();
             if positional_only || !text.starts_with('-') || text == "-" {
                 filters.push(text);
             } else if text == "--" {
                 positional_only = true;
+            } else if text == "--partition" || text.starts_with("--partition=") {
+                let value = match text.strip_prefix("--partition=") {
+                    Some(value) => value.to_string(),
+                    None => match argv.next() {
+                        Some(value) => value.to_string_lossy().into_owned(),
+                        None => {
+                            return Err(format!("--partition needs a value: {PARTITION_SYNTAX}"))
+                        }
+                    },
+                };
+                if partition.is_some() {
+                    return Err("--partition was given more than once".into());
+                }
+                partition = Some(
+                    Partition::parse(&value)
+                        .map_err(|e| format!("invalid --partition {value:?}: {e}"))?,
+                );
             } else {
                 let takes_value = VALUE_OPTIONS.contains(&text.as_str());
                 rest.push(arg);
@@ -264,7 +336,11 @@ impl Cli {
         if args.test_threads == Some(0) {
             return Err("argument for --test-threads must not be 0".into());
         }
-        Ok(Cli { args, filters })
+        Ok(Cli {
+            args,
+            filters,
+            partition,
+        })
     }
 
     /// Whether a test of this name is selected by the positional filters (any of them
@@ -314,6 +390,11 @@ mod tests {
         assert!(c.tracing);
         assert_eq!(c.rust_log, None);
         assert_eq!(c.backtraces, Backtraces::Off);
+        assert_eq!(c.partition, None);
+        assert_eq!(
+            c.slow_notice,
+            Some(Duration::from_millis(DEFAULT_SLOW_NOTICE_MS))
+        );
         assert!(c.warnings.is_empty());
     }
 
@@ -334,6 +415,8 @@ mod tests {
             ("RUST_TEST_THREADS", "0"),
             (TRACING_ENV, "maybe"),
             ("RUST_LOG", "a=notalevel"),
+            (PARTITION_ENV, "count:3/2"),
+            (SLOW_NOTICE_ENV, "a minute"),
         ])
         .unwrap_err();
         for needle in [
@@ -342,6 +425,8 @@ mod tests {
             "RUST_TEST_THREADS=\"0\"",
             "PORTALTEST_TRACING=\"maybe\"",
             "RUST_LOG=\"a=notalevel\"",
+            "PORTALTEST_PARTITION=\"count:3/2\": shard 3 must be",
+            "PORTALTEST_SLOW_NOTICE_MS=\"a minute\"",
         ] {
             assert!(err.contains(needle), "{needle} not in {err}");
         }
@@ -370,6 +455,50 @@ mod tests {
         assert_eq!(c.backtraces, Backtraces::Full);
         assert_eq!(c.warnings.len(), 1);
         assert!(c.warnings[0].contains("PORTALTEST_TIMEOUTS"));
+    }
+
+    #[test]
+    fn partition_and_slow_notice_from_the_environment() {
+        let c = env(&[(PARTITION_ENV, "hash:2/3"), (SLOW_NOTICE_ENV, "0")]).unwrap();
+        assert_eq!(c.partition, Partition::parse("hash:2/3").ok());
+        assert_eq!(c.slow_notice, None);
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+        let c = env(&[(SLOW_NOTICE_ENV, "1500")]).unwrap();
+        assert_eq!(c.slow_notice, Some(Duration::from_millis(1500)));
+        // nextest partitions the run itself (and runs one test per process).
+        let c = env(&[(PARTITION_ENV, "count:1/2"), ("NEXTEST", "1")]).unwrap();
+        assert_eq!(c.partition, None);
+        // A bad value is an error there too.
+        let err = env(&[(PARTITION_ENV, "1/2"), ("NEXTEST", "1")]).unwrap_err();
+        assert!(err.contains("count:M/N or hash:M/N"), "{err}");
+    }
+
+    #[test]
+    fn partition_on_the_command_line() {
+        let cli = Cli::parse(["bin", "--partition", "count:1/2", "alpha"]).unwrap();
+        assert_eq!(cli.partition, Partition::parse("count:1/2").ok());
+        assert_eq!(cli.filters, ["alpha"]);
+        let cli = Cli::parse(["bin", "--partition=hash:3/3", "--exact", "a"]).unwrap();
+        assert_eq!(cli.partition, Partition::parse("hash:3/3").ok());
+        assert!(cli.args.exact);
+        let cli = Cli::parse(["bin", "--", "--partition"]).unwrap();
+        assert_eq!(cli.partition, None);
+        assert_eq!(cli.filters, ["--partition"]);
+        for (argv, needle) in [
+            (
+                &["bin", "--partition", "count:0/2"][..],
+                "invalid --partition \"count:0/2\": shard 0 must be a number between 1 and total shards 2",
+            ),
+            (&["bin", "--partition=slice:1/2"][..], "must begin with `hash:` or `count:`"),
+            (&["bin", "--partition"][..], "--partition needs a value"),
+            (
+                &["bin", "--partition", "hash:1/2", "--partition", "hash:2/2"][..],
+                "more than once",
+            ),
+        ] {
+            let err = Cli::parse(argv.iter().copied()).err().unwrap();
+            assert!(err.contains(needle), "{argv:?}: {err}");
+        }
     }
 
     #[test]

@@ -113,6 +113,23 @@
 //! `--show-output`, `--logfile PATH` (a line per result: `ok NAME`, `failed NAME`,
 //! `ignored NAME`).
 //!
+//! Plus cargo-nextest's CI sharding, `--partition count:M/N` or `--partition hash:M/N`
+//! (also `--partition=..`; `1 <= M <= N`, anything else is an error, exit code 101),
+//! with nextest's exact semantics, so a shard is the same set of tests under `cargo
+//! test` as under `cargo nextest run --partition`: `hash:M/N` runs the tests whose
+//! name hashes (xxh64, seed 0, of the name alone) to `M - 1` modulo `N`; `count:M/N`
+//! deals the tests that the other filters keep out round robin, in name order, and
+//! runs every `M`-th of each `N` (tests with `#[ignore]` are dealt separately). It
+//! applies to `--list` too; the tests outside the shard count as `filtered out` in
+//! the summary line. Since `cargo test` passes its arguments to every target, and
+//! libtest's targets reject `--partition`, CI sets [`PARTITION_ENV`] instead
+//! (`PORTALTEST_PARTITION=hash:2/3 cargo test`); the command line takes precedence.
+//!
+//! A test without a time limit that runs longer than 60 s gets libtest's notice,
+//! `test NAME has been running for over 60 seconds`: once, on a line of its own among
+//! the results (in the terse format too; not in the JSON stream). Nothing is stopped.
+//! [`SLOW_NOTICE_ENV`] changes the 60 s.
+//!
 //! ## Environment
 //!
 //! Every variable is read and checked before any test runs; a bad value stops the run
@@ -123,6 +140,8 @@
 //! |---|---|
 //! | [`PORTALTEST_TIMEOUT`](TIMEOUT_ENV) | default time limit of every test: `500ms`, `5s`, `2m` |
 //! | [`PORTALTEST_BLOCKING_WARN_MS`](BLOCKING_WARN_ENV) | warn when one poll holds the thread longer (default 100; `0`: never) |
+//! | [`PORTALTEST_PARTITION`](PARTITION_ENV) | run one CI shard: `count:M/N` or `hash:M/N`, as `--partition` (which takes precedence); ignored under cargo-nextest (`NEXTEST` set), which partitions runs itself |
+//! | [`PORTALTEST_SLOW_NOTICE_MS`](SLOW_NOTICE_ENV) | after how many ms a test without a time limit gets the "has been running for over .." notice (default 60,000; `0`: never) |
 //! | [`PORTALTEST_TRACING`](TRACING_ENV) | `0`: the harness installs no `tracing` subscriber (default `1`) |
 //! | `RUST_TEST_THREADS` | tests in flight at once, as `--test-threads` (default 4,096) |
 //! | `RUST_LOG` | filter of the harness's `tracing` subscriber: tracing-subscriber's `EnvFilter` syntax (`info,my_crate=debug,my_crate[request]=trace`); default `info` |
@@ -246,6 +265,7 @@ mod config;
 mod fixture;
 mod isolated;
 mod leftovers;
+mod partition;
 mod printer;
 mod realtime;
 mod registry;
@@ -436,6 +456,27 @@ pub const BLOCKING_WARN_ENV: &str = "PORTALTEST_BLOCKING_WARN_MS";
 /// subscriber (the one that captures events per test): `1` (the default) or `0`, for a
 /// program that installs its own with `init()` (see the crate docs, "Tracing").
 pub const TRACING_ENV: &str = "PORTALTEST_TRACING";
+
+/// The environment variable that selects a CI shard of the tests, in cargo-nextest's
+/// `--partition` syntax: `count:M/N` or `hash:M/N` (see the crate docs, "Command
+/// line"). For `cargo test` runs, where the targets on libtest's harness would reject
+/// an unknown `--partition` flag. `--partition` on the command line takes precedence;
+/// under cargo-nextest (`NEXTEST` is set) the variable is ignored, since nextest
+/// partitions the run itself (`cargo nextest run --partition ..`).
+///
+/// ```no_run
+/// std::env::set_var(portaltest::PARTITION_ENV, "hash:1/3"); // usually set by CI instead
+/// ```
+pub const PARTITION_ENV: &str = "PORTALTEST_PARTITION";
+
+/// The environment variable that sets, in milliseconds, after how long a test without
+/// a time limit gets libtest's notice `test NAME has been running for over 60 seconds`
+/// (default 60,000, as libtest; `0`: never). Meant for testing the notice.
+///
+/// ```no_run
+/// std::env::set_var(portaltest::SLOW_NOTICE_ENV, "1000");
+/// ```
+pub const SLOW_NOTICE_ENV: &str = "PORTALTEST_SLOW_NOTICE_MS";
 
 /// Parses a duration as `timeout = ".."` and [`TIMEOUT_ENV`] accept it: a whole number
 /// followed by `ms`, `s` or `m`.

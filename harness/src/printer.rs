@@ -25,6 +25,8 @@ pub(crate) struct Printer {
     color: bool,
     /// `--logfile`: one line per result, as libtest writes it (`ok NAME`).
     log: Option<Box<dyn Write>>,
+    /// Terse format: results (dots) were written on the current line.
+    mid_line: bool,
 }
 
 const GREEN: &str = "\x1b[32m";
@@ -77,6 +79,7 @@ impl Printer {
             format,
             color,
             log: None,
+            mid_line: false,
         }
     }
 
@@ -158,6 +161,7 @@ impl Printer {
                 };
                 let text = self.paint(color, c);
                 let _ = write!(self.out, "{text}");
+                self.mid_line = true;
             }
             FormatSetting::Json => {
                 let (event, extra) = match outcome {
@@ -182,6 +186,28 @@ impl Printer {
                 );
             }
         }
+        let _ = self.out.flush();
+    }
+
+    /// libtest's notice for a test still running after `after` (60 s by default):
+    /// `test NAME has been running for over 60 seconds`, on a line of its own, in the
+    /// pretty and terse formats (libtest's `write_timeout`); in the terse format it
+    /// starts a new line if results were written on the current one. Nothing in the
+    /// JSON format, whose stream carries results only.
+    pub(crate) fn slow_notice(&mut self, name: &str, after: Duration) {
+        if self.format == FormatSetting::Json {
+            return;
+        }
+        if std::mem::take(&mut self.mid_line) {
+            let _ = writeln!(self.out);
+        }
+        let ms = after.as_millis();
+        let how_long = match (ms % 1000, ms / 1000) {
+            (0, 1) => "1 second".to_string(),
+            (0, s) => format!("{s} seconds"),
+            _ => format!("{ms} milliseconds"),
+        };
+        let _ = writeln!(self.out, "test {name} has been running for over {how_long}");
         let _ = self.out.flush();
     }
 
@@ -338,6 +364,47 @@ mod tests {
             text,
             "\nrunning 2 tests\ntest a::b ... ok\ntest c ... ignored, slow\n\n\
              test result: ok. 1 passed; 0 failed; 1 ignored; 0 measured; 0 filtered out; finished in 0.01s\n\n"
+        );
+    }
+
+    #[test]
+    fn slow_notice_is_a_line_of_its_own() {
+        let sink = |argv: &[&str]| {
+            let buf = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+            struct Sink(std::rc::Rc<std::cell::RefCell<Vec<u8>>>);
+            impl Write for Sink {
+                fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+                    self.0.borrow_mut().extend_from_slice(b);
+                    Ok(b.len())
+                }
+                fn flush(&mut self) -> std::io::Result<()> {
+                    Ok(())
+                }
+            }
+            let args = Arguments::from_iter(argv.iter().copied());
+            let mut p = Printer::new(&args, Box::new(Sink(buf.clone())), false);
+            p.outcome("a", &Outcome::Passed, b"");
+            p.slow_notice("slow::one", Duration::from_secs(60));
+            p.outcome("b", &Outcome::Passed, b"");
+            p.slow_notice("slow::two", Duration::from_millis(1500));
+            let text = String::from_utf8(buf.borrow().clone()).unwrap();
+            text
+        };
+        assert_eq!(
+            sink(&["bin", "--color", "never"]),
+            "test a ... ok\ntest slow::one has been running for over 60 seconds\n\
+             test b ... ok\ntest slow::two has been running for over 1500 milliseconds\n"
+        );
+        assert_eq!(
+            sink(&["bin", "--color", "never", "-q"]),
+            ".\ntest slow::one has been running for over 60 seconds\n\
+             .\ntest slow::two has been running for over 1500 milliseconds\n"
+        );
+        assert_eq!(
+            sink(&["bin", "--format", "json", "-Z", "unstable-options"])
+                .lines()
+                .count(),
+            2
         );
     }
 }

@@ -792,7 +792,11 @@ pub(crate) fn run_with_args(mut args: Arguments) -> ExitCode {
         return usage_error("argument for --test-threads must not be 0");
     }
     let filters = args.filter.take().into_iter().collect();
-    run_cli(Cli { args, filters })
+    run_cli(Cli {
+        args,
+        filters,
+        partition: None,
+    })
 }
 
 fn run_cli(cli: Cli) -> ExitCode {
@@ -819,10 +823,19 @@ fn run_cli(cli: Cli) -> ExitCode {
     all.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     let total = all.len();
     let mut selected = Vec::new();
+    // The CI shard: `--partition`, else PORTALTEST_PARTITION. As in cargo-nextest it
+    // applies after the other filters (only tests they keep advance `count:`), in name
+    // order; the tests it leaves out count as filtered out.
+    let mut partitioner = cli.partition.or(env.partition).map(|p| p.partitioner());
     for (name, def) in all {
         let trial = Trial::test(name.clone(), || Ok(())).with_ignored_flag(def.ignore);
         if !cli.matches(&name) || args.is_filtered_out(&trial) {
             continue;
+        }
+        if let Some(partitioner) = &mut partitioner {
+            if !partitioner.keeps(&name, def.ignore) {
+                continue;
+            }
         }
         let ignored = args.is_ignored(&trial);
         selected.push(Selected { def, name, ignored });
@@ -911,6 +924,7 @@ fn run_cli(cli: Cli) -> ExitCode {
         printer: printer.clone(),
         show_output: args.show_output,
         env_timeout,
+        slow_notice: env.slow_notice,
         semaphore: Arc::new(Semaphore::new(threads)),
     };
     let ran = std::panic::catch_unwind(AssertUnwindSafe(|| {
@@ -989,6 +1003,8 @@ struct RunState {
     printer: Rc<RefCell<Printer>>,
     show_output: bool,
     env_timeout: Option<(Duration, String)>,
+    /// After how long a test without a time limit gets libtest's notice.
+    slow_notice: Option<Duration>,
     semaphore: Arc<Semaphore>,
 }
 
@@ -1020,23 +1036,34 @@ impl RunState {
                     .await
                     .expect("semaphore closed");
                 this.printer.borrow_mut().started(&test.name);
-                let verdict = if test.def.isolated || test.def.start_paused {
-                    Attributed {
-                        slot,
-                        fut: Box::pin(this.run_isolated(slot, test.def, &test.name)),
-                        ctx: this.ctx.clone(),
-                        label: None,
-                    }
-                    .await
-                } else {
-                    Attributed {
-                        slot,
-                        fut: Box::pin(this.run_test(slot, test.def, &test.name)),
-                        ctx: this.ctx.clone(),
-                        label: None,
-                    }
-                    .await
+                // libtest's "has been running for over 60 seconds", for a test that
+                // nothing stops (no time limit).
+                let notice_at = match (this.limit_of(test.def).0, this.slow_notice) {
+                    (None, Some(after)) => Some(Instant::now() + after),
+                    _ => None,
                 };
+                let run = async {
+                    if test.def.isolated || test.def.start_paused {
+                        Attributed {
+                            slot,
+                            fut: Box::pin(this.run_isolated(slot, test.def, &test.name)),
+                            ctx: this.ctx.clone(),
+                            label: None,
+                        }
+                        .await
+                    } else {
+                        Attributed {
+                            slot,
+                            fut: Box::pin(this.run_test(slot, test.def, &test.name)),
+                            ctx: this.ctx.clone(),
+                            label: None,
+                        }
+                        .await
+                    }
+                };
+                let verdict =
+                    with_slow_notice(run, notice_at, &this.printer, &test.name, this.slow_notice)
+                        .await;
                 let mut output = this.ctx.take_output(slot);
                 if let Some(note) = verdict.note {
                     if !output.is_empty() && !output.ends_with(b"\n") {
@@ -1267,6 +1294,34 @@ impl RunState {
         }
         errors
     }
+}
+
+/// Runs `fut` (a test); if it is still running at `at` (real time), prints libtest's
+/// notice that it has been running for long, once. Nothing is stopped.
+async fn with_slow_notice<F: Future>(
+    fut: F,
+    at: Option<Instant>,
+    printer: &RefCell<Printer>,
+    name: &str,
+    after: Option<Duration>,
+) -> F::Output {
+    let mut fut = std::pin::pin!(fut);
+    let mut sleep = at.map(crate::realtime::sleep_until);
+    std::future::poll_fn(|cx| {
+        if let Poll::Ready(out) = fut.as_mut().poll(cx) {
+            return Poll::Ready(out);
+        }
+        if let Some(due) = &mut sleep {
+            if Pin::new(due).poll(cx).is_ready() {
+                sleep = None;
+                printer
+                    .borrow_mut()
+                    .slow_notice(name, after.unwrap_or_default());
+            }
+        }
+        Poll::Pending
+    })
+    .await
 }
 
 /// How long a timed-out isolated test's thread gets to unwind its stack and finish its

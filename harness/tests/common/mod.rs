@@ -79,6 +79,8 @@ pub fn run_sample(exe: &Path, args: &[&str], env: &[(&str, &std::ffi::OsStr)]) -
         .env_remove("RUST_TEST_THREADS")
         .env_remove("PORTALTEST_TIMEOUT")
         .env_remove("PORTALTEST_BLOCKING_WARN_MS")
+        .env_remove("PORTALTEST_PARTITION")
+        .env_remove("PORTALTEST_SLOW_NOTICE_MS")
         .env_remove("NEXTEST")
         .env_remove("RUST_LOG");
     for (k, v) in env {
