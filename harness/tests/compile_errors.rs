@@ -67,6 +67,11 @@ const CASES: &[(&str, bool, &str)] = &[
          #[portaltest::test]\nfn t() { let _ = port(); let _ = name(); }\n\
          mod nested {\n    #[portaltest::test]\n    async fn a() -> Result<(), String> { Ok(()) }\n\
          #[portaltest::test]\n    #[should_panic]\n    fn b() -> () { panic!() }\n}\n\
+         // Tests and fixtures that come out of a macro_rules! macro (hygienic locals).\n\
+         macro_rules! make { ($($n:ident)*) => { $( #[portaltest::test] fn $n() -> Result<(), String> { Ok(()) } )* } }\n\
+         make!(m1 m2);\n\
+         macro_rules! fixture { ($n:ident) => { #[portaltest::fixture] async fn $n() -> Result<u32, String> { Ok(3) } } }\n\
+         fixture!(three);\n\
          portaltest::main!();\n",
     ),
 ];

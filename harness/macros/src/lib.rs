@@ -4,7 +4,7 @@
 //! `::portaltest`, so this crate is not useful on its own.
 
 use proc_macro::TokenStream;
-use proc_macro2::{Span, TokenStream as TokenStream2};
+use proc_macro2::{Ident, Span, TokenStream as TokenStream2};
 use quote::{format_ident, quote, quote_spanned, ToTokens};
 use syn::{
     parse_macro_input, spanned::Spanned, Attribute, Error, Expr, ExprLit, GenericArgument, ItemFn,
@@ -232,8 +232,12 @@ fn expand_test(
         ReturnType::Type(_, ty) => ty.span(),
         ReturnType::Default => ident.span(),
     };
+    // One ident for the local, at the return type, in the `let` below and here: spans
+    // carry hygiene, and a test that comes out of a `macro_rules!` macro would otherwise
+    // declare and use two different locals.
+    let out = Ident::new("__portaltest_out", ret_span);
     let into_result = quote_spanned! {ret_span=>
-        ::portaltest::__private::IntoTestResult::into_test_result(__portaltest_out)
+        ::portaltest::__private::IntoTestResult::into_test_result(#out)
     };
     // Inside the registration below, `#ident` resolves through `use self::*` to the
     // user's fn when it is a module-level item, and otherwise (an associated fn in an
@@ -294,7 +298,7 @@ fn expand_test(
                 #free_fn_check
             }
             fn __portaltest_run() -> ::core::result::Result<(), ::std::string::String> {
-                let __portaltest_out = #call;
+                let #out = #call;
                 #into_result
             }
             #[::portaltest::__private::linkme::distributed_slice(::portaltest::__private::TESTS)]
@@ -409,8 +413,10 @@ fn expand_fixture(
     // Fallible: written `Result<T, E>` (any path ending in `Result`), or said with
     // `fallible` (a `Result` behind an alias). Otherwise a probe rejects, at compile
     // time, a `Result` behind an alias, which would silently become the value.
+    // See `out` in `expand_test`: one ident, so that macro hygiene cannot split it.
+    let out = Ident::new("out", declared_span);
     let into_fallible = quote_spanned! {declared_span=>
-        ::portaltest::__private::FallibleFixture::into_fixture_result(out)
+        ::portaltest::__private::FallibleFixture::into_fixture_result(#out)
     };
     let (value_ty, into_result, alias_check) = match result_ok_type(&declared) {
         Some(ok) => (ok.to_token_stream(), into_fallible, TokenStream2::new()),
@@ -421,7 +427,7 @@ fn expand_fixture(
         ),
         None => (
             declared.to_token_stream(),
-            quote!(::core::result::Result::Ok(out)),
+            quote!(::core::result::Result::Ok(#out)),
             quote_spanned! {declared_span=>
                 #[allow(unused_imports)]
                 use ::portaltest::__private::PlainProbe as _;
@@ -462,7 +468,7 @@ fn expand_fixture(
                 #name,
                 || -> ::portaltest::__private::BoxFuture<::core::result::Result<#value_ty, ::std::string::String>> {
                     ::std::boxed::Box::pin(async {
-                        let out = __portaltest_init().await;
+                        let #out = __portaltest_init().await;
                         #into_result
                     })
                 },
