@@ -1028,7 +1028,8 @@ impl RunState {
             }
             let this = this.clone();
             let results = results.clone();
-            handles.push(tokio::task::spawn_local(async move {
+            let name = test.name.clone();
+            handles.push((name, tokio::task::spawn_local(async move {
                 let _permit = this
                     .semaphore
                     .clone()
@@ -1090,13 +1091,22 @@ impl RunState {
                     r.0.failed += 1;
                     r.1.push((test.name, output));
                 }
-            }));
+            })));
         }
-        for handle in handles {
+        for (name, handle) in handles {
             if let Err(err) = handle.await {
-                this.ctx.warn(&format!(
-                    "portaltest: internal error: a test task failed: {err}"
-                ));
+                // A bug of the harness, but the test's result must not be lost: it fails.
+                let text = match err.try_into_panic() {
+                    Ok(payload) => panic_message(&*payload),
+                    Err(err) => err.to_string(),
+                };
+                let output = format!("portaltest: internal error while running this test: {text}\n");
+                this.printer
+                    .borrow_mut()
+                    .outcome(&name, &Outcome::Failed, output.as_bytes());
+                let mut r = results.borrow_mut();
+                r.0.failed += 1;
+                r.1.push((name, output.into_bytes()));
             }
         }
         // Cleanups handed over by cancelled portals finish before fixtures go away.
@@ -1131,10 +1141,26 @@ impl RunState {
 
     async fn run_test(&self, slot: usize, def: &'static TestDef, name: &str) -> Verdict {
         let (limit, why) = self.limit_of(def);
-        let portal: Portal<Result<(), String>> = stackportal::Builder::new()
-            .name(name) // a stack overflow says which test overflowed
-            .cleanup_spawner(cleanup_spawner(self.ctx.clone(), Some(slot)))
-            .run_sync(move || __rust_begin_short_backtrace(def.run));
+        let opened = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            stackportal::Builder::new()
+                .name(name) // a stack overflow says which test overflowed
+                .cleanup_spawner(cleanup_spawner(self.ctx.clone(), Some(slot)))
+                .run_sync(move || __rust_begin_short_backtrace(def.run))
+        }));
+        // No portal for the test (stackportal refuses one past the process's limit on
+        // mapped stacks): the test fails with the reason, even if it should panic.
+        let portal: Portal<Result<(), String>> = match opened {
+            Ok(portal) => portal,
+            Err(payload) => {
+                return Verdict {
+                    passed: false,
+                    note: Some(format!(
+                        "note: the test could not start: {}",
+                        panic_message(&*payload)
+                    )),
+                }
+            }
+        };
         let ended = supervise(
             &self.ctx,
             slot,

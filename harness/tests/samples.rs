@@ -18,6 +18,7 @@ const SAMPLES: &[&str] = &[
     "concurrency",
     "overflow",
     "parity",
+    "stack_limit",
 ];
 
 mod common;
@@ -754,4 +755,18 @@ fn tracing_full_env_filter_syntax_and_user_subscribers() {
     )
     .assert_code(0)
     .assert_stdout("USER SUBSCRIBER");
+}
+
+/// Tests that cannot get a portal stack (stackportal's process limit) fail with the
+/// reason; none is lost.
+#[test]
+fn a_test_refused_a_portal_stack_fails_and_is_counted() {
+    let r = run_with_env(
+        "stack_limit",
+        &["--test-threads", "6"],
+        &[("STACKPORTAL_MAX_STACKS", "3")],
+    );
+    r.assert_code(101)
+        .assert_stdout("test result: FAILED. 3 passed; 3 failed;")
+        .assert_stdout("note: the test could not start: stackportal: cannot open another portal");
 }
