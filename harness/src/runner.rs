@@ -1029,69 +1029,77 @@ impl RunState {
             let this = this.clone();
             let results = results.clone();
             let name = test.name.clone();
-            handles.push((name, tokio::task::spawn_local(async move {
-                let _permit = this
-                    .semaphore
-                    .clone()
-                    .acquire_owned()
-                    .await
-                    .expect("semaphore closed");
-                this.printer.borrow_mut().started(&test.name);
-                // libtest's "has been running for over 60 seconds", for a test that
-                // nothing stops (no time limit).
-                let notice_at = match (this.limit_of(test.def).0, this.slow_notice) {
-                    (None, Some(after)) => Some(Instant::now() + after),
-                    _ => None,
-                };
-                let run = async {
-                    if test.def.isolated || test.def.start_paused {
-                        Attributed {
-                            slot,
-                            fut: Box::pin(this.run_isolated(slot, test.def, &test.name)),
-                            ctx: this.ctx.clone(),
-                            label: None,
-                        }
+            handles.push((
+                name,
+                tokio::task::spawn_local(async move {
+                    let _permit = this
+                        .semaphore
+                        .clone()
+                        .acquire_owned()
                         .await
-                    } else {
-                        Attributed {
-                            slot,
-                            fut: Box::pin(this.run_test(slot, test.def, &test.name)),
-                            ctx: this.ctx.clone(),
-                            label: None,
+                        .expect("semaphore closed");
+                    this.printer.borrow_mut().started(&test.name);
+                    // libtest's "has been running for over 60 seconds", for a test that
+                    // nothing stops (no time limit).
+                    let notice_at = match (this.limit_of(test.def).0, this.slow_notice) {
+                        (None, Some(after)) => Some(Instant::now() + after),
+                        _ => None,
+                    };
+                    let run = async {
+                        if test.def.isolated || test.def.start_paused {
+                            Attributed {
+                                slot,
+                                fut: Box::pin(this.run_isolated(slot, test.def, &test.name)),
+                                ctx: this.ctx.clone(),
+                                label: None,
+                            }
+                            .await
+                        } else {
+                            Attributed {
+                                slot,
+                                fut: Box::pin(this.run_test(slot, test.def, &test.name)),
+                                ctx: this.ctx.clone(),
+                                label: None,
+                            }
+                            .await
                         }
-                        .await
-                    }
-                };
-                let verdict =
-                    with_slow_notice(run, notice_at, &this.printer, &test.name, this.slow_notice)
-                        .await;
-                let mut output = this.ctx.take_output(slot);
-                if let Some(note) = verdict.note {
-                    if !output.is_empty() && !output.ends_with(b"\n") {
+                    };
+                    let verdict = with_slow_notice(
+                        run,
+                        notice_at,
+                        &this.printer,
+                        &test.name,
+                        this.slow_notice,
+                    )
+                    .await;
+                    let mut output = this.ctx.take_output(slot);
+                    if let Some(note) = verdict.note {
+                        if !output.is_empty() && !output.ends_with(b"\n") {
+                            output.push(b'\n');
+                        }
+                        output.extend_from_slice(note.as_bytes());
                         output.push(b'\n');
                     }
-                    output.extend_from_slice(note.as_bytes());
-                    output.push(b'\n');
-                }
-                let outcome = if verdict.passed {
-                    Outcome::Passed
-                } else {
-                    Outcome::Failed
-                };
-                this.printer
-                    .borrow_mut()
-                    .outcome(&test.name, &outcome, &output);
-                let mut r = results.borrow_mut();
-                if verdict.passed {
-                    r.0.passed += 1;
-                    if this.show_output {
-                        r.2.push((test.name, output));
+                    let outcome = if verdict.passed {
+                        Outcome::Passed
+                    } else {
+                        Outcome::Failed
+                    };
+                    this.printer
+                        .borrow_mut()
+                        .outcome(&test.name, &outcome, &output);
+                    let mut r = results.borrow_mut();
+                    if verdict.passed {
+                        r.0.passed += 1;
+                        if this.show_output {
+                            r.2.push((test.name, output));
+                        }
+                    } else {
+                        r.0.failed += 1;
+                        r.1.push((test.name, output));
                     }
-                } else {
-                    r.0.failed += 1;
-                    r.1.push((test.name, output));
-                }
-            })));
+                }),
+            ));
         }
         for (name, handle) in handles {
             if let Err(err) = handle.await {
@@ -1100,7 +1108,8 @@ impl RunState {
                     Ok(payload) => panic_message(&*payload),
                     Err(err) => err.to_string(),
                 };
-                let output = format!("portaltest: internal error while running this test: {text}\n");
+                let output =
+                    format!("portaltest: internal error while running this test: {text}\n");
                 this.printer
                     .borrow_mut()
                     .outcome(&name, &Outcome::Failed, output.as_bytes());
