@@ -9,7 +9,8 @@ use libtest_mimic::{Arguments, FormatSetting};
 
 use crate::partition::{Partition, SYNTAX as PARTITION_SYNTAX};
 use crate::{
-    parse_duration, BLOCKING_WARN_ENV, PARTITION_ENV, SLOW_NOTICE_ENV, TIMEOUT_ENV, TRACING_ENV,
+    parse_duration, BLOCKING_WARN_ENV, PARTITION_ENV, SLOWEST_ENV, SLOW_NOTICE_ENV, TIMEOUT_ENV,
+    TRACING_ENV,
 };
 
 /// Default for [`BLOCKING_WARN_ENV`](crate::BLOCKING_WARN_ENV), in milliseconds.
@@ -44,6 +45,10 @@ pub(crate) const ENV_VARS: &[(&str, &str)] = &[
     (
         SLOW_NOTICE_ENV,
         "notice a test without a time limit still running after this many ms (default 60000, 0 = never)",
+    ),
+    (
+        SLOWEST_ENV,
+        "after the summary, list the N slowest tests with their times (default 0 = no list)",
     ),
     (
         TRACING_ENV,
@@ -92,6 +97,8 @@ pub(crate) struct EnvConfig {
     /// After how long a test without a time limit gets libtest's "has been running for
     /// over 60 seconds" notice (`None`: never).
     pub slow_notice: Option<Duration>,
+    /// How many of the slowest tests to list after the summary (`None`: no list).
+    pub slowest: Option<usize>,
     /// Warnings to print (they do not stop the run).
     pub warnings: Vec<String>,
 }
@@ -139,6 +146,7 @@ impl EnvConfig {
         let backtrace_text = get("RUST_BACKTRACE");
         let partition_text = get(PARTITION_ENV);
         let notice_text = get(SLOW_NOTICE_ENV);
+        let slowest_text = get(SLOWEST_ENV);
         let under_nextest = lookup("NEXTEST").is_some();
 
         let timeout = match timeout_text {
@@ -234,6 +242,19 @@ impl EnvConfig {
                 }
             },
         };
+        let slowest = match slowest_text {
+            None => None,
+            Some(text) => match text.trim().parse::<usize>() {
+                Ok(0) => None,
+                Ok(n) => Some(n),
+                Err(_) => {
+                    errors.push(format!(
+                        "{SLOWEST_ENV}={text:?} is not a number of tests (0: no list of the slowest)"
+                    ));
+                    None
+                }
+            },
+        };
         for name in names {
             if name.starts_with("PORTALTEST_") && !ENV_VARS.iter().any(|(known, _)| known == name) {
                 warnings.push(format!(
@@ -259,6 +280,7 @@ impl EnvConfig {
             backtraces,
             partition,
             slow_notice,
+            slowest,
             warnings,
         })
     }
@@ -271,6 +293,9 @@ pub(crate) struct Cli {
     pub filters: Vec<String>,
     /// `--partition count:M/N | hash:M/N` (cargo-nextest's syntax; libtest has none).
     pub partition: Option<Partition>,
+    /// `--report-time`: each result shows the test's time, as libtest's (which takes it
+    /// only with `-Z unstable-options`; here it needs no such flag).
+    pub report_time: bool,
 }
 
 /// Options of libtest-mimic's [`Arguments`] that take a value.
@@ -299,12 +324,15 @@ impl Cli {
         }
         let mut positional_only = false;
         let mut partition = None;
+        let mut report_time = false;
         while let Some(arg) = argv.next() {
             let text = arg.to_string_lossy().into_owned();
             if positional_only || !text.starts_with('-') || text == "-" {
                 filters.push(text);
             } else if text == "--" {
                 positional_only = true;
+            } else if text == "--report-time" {
+                report_time = true;
             } else if text == "--partition" || text.starts_with("--partition=") {
                 let value = match text.strip_prefix("--partition=") {
                     Some(value) => value.to_string(),
@@ -340,6 +368,7 @@ impl Cli {
             args,
             filters,
             partition,
+            report_time,
         })
     }
 
@@ -395,7 +424,29 @@ mod tests {
             c.slow_notice,
             Some(Duration::from_millis(DEFAULT_SLOW_NOTICE_MS))
         );
+        assert_eq!(c.slowest, None);
         assert!(c.warnings.is_empty());
+    }
+
+    #[test]
+    fn slowest_and_report_time() {
+        assert_eq!(env(&[(SLOWEST_ENV, " 5 ")]).unwrap().slowest, Some(5));
+        assert_eq!(env(&[(SLOWEST_ENV, "0")]).unwrap().slowest, None);
+        let err = env(&[(SLOWEST_ENV, "all")]).unwrap_err();
+        assert!(
+            err.contains("PORTALTEST_SLOWEST=\"all\" is not a number"),
+            "{err}"
+        );
+        let cli = Cli::parse(["bin", "-Z", "unstable-options", "--report-time", "a"]).unwrap();
+        assert!(cli.report_time);
+        assert_eq!(cli.filters, ["a"]);
+        let cli = Cli::parse(["bin", "--report-time"]).unwrap();
+        assert!(cli.report_time);
+        assert!(
+            !Cli::parse(["bin", "--", "--report-time"])
+                .unwrap()
+                .report_time
+        );
     }
 
     #[test]
@@ -417,6 +468,7 @@ mod tests {
             ("RUST_LOG", "a=notalevel"),
             (PARTITION_ENV, "count:3/2"),
             (SLOW_NOTICE_ENV, "a minute"),
+            (SLOWEST_ENV, "-1"),
         ])
         .unwrap_err();
         for needle in [
@@ -427,6 +479,7 @@ mod tests {
             "RUST_LOG=\"a=notalevel\"",
             "PORTALTEST_PARTITION=\"count:3/2\": shard 3 must be",
             "PORTALTEST_SLOW_NOTICE_MS=\"a minute\"",
+            "PORTALTEST_SLOWEST=\"-1\"",
         ] {
             assert!(err.contains(needle), "{needle} not in {err}");
         }

@@ -111,7 +111,8 @@
 //! except in the terse format that cargo-nextest reads), `--format pretty|terse|json`,
 //! `-q`, `--color`, `--test-threads N` (`0` is rejected), `--nocapture`,
 //! `--show-output`, `--logfile PATH` (a line per result: `ok NAME`, `failed NAME`,
-//! `ignored NAME`).
+//! `ignored NAME`), `--report-time` (see [Timings](#timings); libtest takes it only on
+//! nightly with `-Z unstable-options`, portaltest always).
 //!
 //! Plus cargo-nextest's CI sharding, `--partition count:M/N` or `--partition hash:M/N`
 //! (also `--partition=..`; `1 <= M <= N`, anything else is an error, exit code 101),
@@ -130,6 +131,31 @@
 //! the results (in the terse format too; not in the JSON stream). Nothing is stopped.
 //! [`SLOW_NOTICE_ENV`] changes the 60 s.
 //!
+//! ## Timings
+//!
+//! `--report-time` shows each test's time after its result, as libtest does:
+//! `test users::creates_user ... ok <0.153s>` (pretty format; the log file of
+//! `--logfile` too), `"exec_time": 0.153` in the test's JSON event; the terse format
+//! shows none. [`SLOWEST_ENV`] (`PORTALTEST_SLOWEST=10`, pytest's `--durations 10`)
+//! lists the slowest tests after the summary line (pretty and terse formats; in JSON,
+//! use `--report-time`'s `exec_time`):
+//!
+//! ```text
+//! slowest 2 tests (each from its start to its verdict, waits included):
+//!     0.301s  api::slow_query
+//!     0.152s  users::creates_user
+//! ```
+//!
+//! **What a test's time means here.** Tests run interleaved on one thread, so a test's
+//! time is wall-clock time from its start (when it gets its place among the tests in
+//! flight, its JSON `started` event) to its verdict: its own work plus every wait in it
+//! (I/O, timers, a fixture it is the first to use, which it waits to be created) plus
+//! the time other tests' polls held the thread while it was ready to go on. It is not
+//! CPU time, and the times of a run do not add up to its duration: ten tests that each
+//! wait 1 s at the same time each show about `1.000s` in a run of about 1 s. A test's
+//! time is inflated by tests that block the thread (the blocking warning names them);
+//! `--test-threads 1` gives each test's time alone. Ignored tests have no time.
+//!
 //! ## Environment
 //!
 //! Every variable is read and checked before any test runs; a bad value stops the run
@@ -141,6 +167,7 @@
 //! | [`PORTALTEST_TIMEOUT`](TIMEOUT_ENV) | default time limit of every test: `500ms`, `5s`, `2m` |
 //! | [`PORTALTEST_BLOCKING_WARN_MS`](BLOCKING_WARN_ENV) | warn when one poll holds the thread longer (default 100; `0`: never) |
 //! | [`PORTALTEST_PARTITION`](PARTITION_ENV) | run one CI shard: `count:M/N` or `hash:M/N`, as `--partition` (which takes precedence); ignored under cargo-nextest (`NEXTEST` set), which partitions runs itself |
+//! | [`PORTALTEST_SLOWEST`](SLOWEST_ENV) | after the summary, list the `N` slowest tests with their times (default `0`: no list); see [Timings](#timings) |
 //! | [`PORTALTEST_SLOW_NOTICE_MS`](SLOW_NOTICE_ENV) | after how many ms a test without a time limit gets the "has been running for over .." notice (default 60,000; `0`: never) |
 //! | [`PORTALTEST_TRACING`](TRACING_ENV) | `0`: the harness installs no `tracing` subscriber (default `1`) |
 //! | `RUST_TEST_THREADS` | tests in flight at once, as `--test-threads` (default 4,096) |
@@ -248,6 +275,54 @@
 //! portaltest::main!();
 //! ```
 //!
+//! ## Parameterised tests (rstest)
+//!
+//! [rstest](https://docs.rs/rstest)'s `#[rstest]` with `#[case]` / `#[values]`, written
+//! *above* `#[portaltest::test]`, expands a test into one test per case (or per
+//! combination of values), each marked `#[portaltest::test]`: sync and `async` tests,
+//! any of portaltest's arguments (`timeout`, `isolated`, ...). rstest sees the
+//! `#[portaltest::test]` attribute and adds no `#[test]` of its own. The names are
+//! rstest's, inside a module named after the fn: `adds::case_1`, `adds::case_3_wrong`
+//! (`#[case::wrong(..)]`), `multiplies::x_1_1::y_2_10`; filters, `--exact` and
+//! `--list` use them, and a failing case fails by its own name.
+//!
+//! ```ignore
+//! // Not compiled here (portaltest has no rstest dependency); the same code is the
+//! // sample target harness/samples/tests/rstest_cases.rs, which the tests run.
+//! use rstest::rstest;
+//!
+//! #[rstest]
+//! #[case(1, 2, 3)]
+//! #[case::negative(-1, -2, -3)]
+//! #[portaltest::test]
+//! fn adds(#[case] a: i32, #[case] b: i32, #[case] sum: i32) {
+//!     assert_eq!(a + b, sum);
+//! }
+//!
+//! #[rstest]
+//! #[portaltest::test(timeout = "5s")]
+//! async fn fetches(#[values("/", "/health")] path: &str, #[values(1, 2)] version: u8) {
+//!     // 4 tests, one per combination: fetches::path_1___::version_1_1, ...
+//!     let _ = (path, version);
+//! }
+//!
+//! # #[cfg(any())] fn main() {} // rustdoc: do not wrap (tests must be module-level)
+//! portaltest::main!();
+//! ```
+//!
+//! (`rstest = { version = "0.29", default-features = false }` as a dev-dependency is
+//! enough: the default features add `#[timeout]` for rstest's own async tests, which
+//! portaltest's `timeout = ".."` replaces.)
+//!
+//! **rstest's fixtures or portaltest's?** Both work in such tests. An rstest
+//! `#[fixture]` argument is built anew for every test that takes it (synchronously,
+//! or awaited in an async test, with `#[future]`) and dropped when the test ends:
+//! cheap, per-test values (a fresh struct, a temporary directory, test data). A
+//! portaltest [`fixture`] is created once per run, on first use, shared by every test
+//! of the binary (also across cases) and torn down after all of them: expensive
+//! shared async things (a server, a database, a browser). Call it in the body, not
+//! as an argument: `server().get(..)`.
+//!
 //! ## Fixtures
 //!
 //! See [`fixture`]. A fixture's initialisation runs once, even when many tests ask for
@@ -262,6 +337,7 @@
 
 mod capture;
 mod config;
+mod exit_guard;
 mod fixture;
 mod isolated;
 mod leftovers;
@@ -477,6 +553,15 @@ pub const PARTITION_ENV: &str = "PORTALTEST_PARTITION";
 /// std::env::set_var(portaltest::SLOW_NOTICE_ENV, "1000");
 /// ```
 pub const SLOW_NOTICE_ENV: &str = "PORTALTEST_SLOW_NOTICE_MS";
+
+/// The environment variable that lists the `N` slowest tests after the summary line,
+/// with their times (as pytest's `--durations N`; default `0`: no list). A test's time
+/// runs from its start to its verdict, waits included (see the crate docs, "Timings").
+///
+/// ```no_run
+/// std::env::set_var(portaltest::SLOWEST_ENV, "10"); // usually set by CI instead
+/// ```
+pub const SLOWEST_ENV: &str = "PORTALTEST_SLOWEST";
 
 /// Parses a duration as `timeout = ".."` and [`TIMEOUT_ENV`] accept it: a whole number
 /// followed by `ms`, `s` or `m`.

@@ -27,6 +27,17 @@ pub(crate) struct Printer {
     log: Option<Box<dyn Write>>,
     /// Terse format: results (dots) were written on the current line.
     mid_line: bool,
+    /// `--report-time`: results show the test's time (pretty, JSON, log file).
+    report_time: bool,
+    /// `PORTALTEST_SLOWEST=N`: how many of the slowest tests to list after the summary.
+    slowest: Option<usize>,
+    /// The tests that ran and their times (kept for the list of the slowest only).
+    times: Vec<(String, Duration)>,
+}
+
+/// A test's time as libtest's `--report-time` shows it (`TestExecTime`'s Display).
+fn fmt_time(d: Duration) -> String {
+    format!("{:.3}s", d.as_secs_f64())
 }
 
 const GREEN: &str = "\x1b[32m";
@@ -80,7 +91,16 @@ impl Printer {
             color,
             log: None,
             mid_line: false,
+            report_time: false,
+            slowest: None,
+            times: Vec::new(),
         }
+    }
+
+    /// `--report-time` and `PORTALTEST_SLOWEST`.
+    pub(crate) fn set_timing(&mut self, report_time: bool, slowest: Option<usize>) {
+        self.report_time = report_time;
+        self.slowest = slowest;
     }
 
     /// Writes a line per result to `log` too (`--logfile`).
@@ -136,8 +156,25 @@ impl Printer {
         }
     }
 
-    /// A test ended. `output` is its captured output (JSON carries it for failures).
-    pub(crate) fn outcome(&mut self, name: &str, outcome: &Outcome, output: &[u8]) {
+    /// A test ended. `output` is its captured output (JSON carries it for failures);
+    /// `time` is how long it took, from its start to its verdict (`None`: it did not
+    /// run). With `--report-time` the time follows the result as in libtest: ` <0.123s>`
+    /// in the pretty format and the log file, `"exec_time": 0.123` in JSON; the terse
+    /// format shows none (neither does libtest's).
+    pub(crate) fn outcome(
+        &mut self,
+        name: &str,
+        outcome: &Outcome,
+        output: &[u8],
+        time: Option<Duration>,
+    ) {
+        if let (Some(_), Some(time)) = (self.slowest, time) {
+            self.times.push((name.to_string(), time));
+        }
+        let time = time.filter(|_| self.report_time);
+        let suffix = time
+            .map(|t| format!(" <{}>", fmt_time(t)))
+            .unwrap_or_default();
         if let Some(log) = &mut self.log {
             let result = match outcome {
                 Outcome::Passed => "ok".to_string(),
@@ -145,13 +182,13 @@ impl Printer {
                 Outcome::Ignored(None) => "ignored".to_string(),
                 Outcome::Ignored(Some(reason)) => format!("ignored: {reason}"),
             };
-            let _ = writeln!(log, "{result} {name}");
+            let _ = writeln!(log, "{result} {name}{suffix}");
             let _ = log.flush();
         }
         match self.format {
             FormatSetting::Pretty => {
                 let text = self.outcome_text(outcome);
-                let _ = writeln!(self.out, "test {name} ... {text}");
+                let _ = writeln!(self.out, "test {name} ... {text}{suffix}");
             }
             FormatSetting::Terse => {
                 let (c, color) = match outcome {
@@ -164,6 +201,9 @@ impl Printer {
                 self.mid_line = true;
             }
             FormatSetting::Json => {
+                let exec_time = time
+                    .map(|t| format!(r#", "exec_time": {}"#, t.as_secs_f64()))
+                    .unwrap_or_default();
                 let (event, extra) = match outcome {
                     Outcome::Passed => ("ok", String::new()),
                     Outcome::Failed => (
@@ -181,7 +221,7 @@ impl Printer {
                 };
                 let _ = writeln!(
                     self.out,
-                    r#"{{ "type": "test", "name": "{}", "event": "{event}"{extra} }}"#,
+                    r#"{{ "type": "test", "name": "{}", "event": "{event}"{exec_time}{extra} }}"#,
                     json_escape(name)
                 );
             }
@@ -278,6 +318,42 @@ impl Printer {
         let _ = self.out.flush();
     }
 
+    /// `PORTALTEST_SLOWEST=N`, after the summary (pretty and terse formats; the JSON
+    /// stream has `exec_time` with `--report-time` instead): the N slowest tests, slowest
+    /// first, ties by name.
+    ///
+    /// ```text
+    /// slowest 2 tests (each from its start to its verdict, waits included):
+    ///     0.301s  timings::slow
+    ///     0.152s  timings::medium
+    /// ```
+    fn write_slowest(&mut self) {
+        let Some(n) = self.slowest else {
+            return;
+        };
+        let mut times = std::mem::take(&mut self.times);
+        if times.is_empty() {
+            return;
+        }
+        times.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        times.truncate(n);
+        let plural_s = if times.len() == 1 { "" } else { "s" };
+        let _ = writeln!(
+            self.out,
+            "slowest {} test{plural_s} (each from its start to its verdict, waits included):",
+            times.len()
+        );
+        let width = times
+            .iter()
+            .map(|(_, t)| fmt_time(*t).len())
+            .max()
+            .unwrap_or(0);
+        for (name, time) in &times {
+            let _ = writeln!(self.out, "    {:>width$}  {name}", fmt_time(*time));
+        }
+        let _ = writeln!(self.out);
+    }
+
     /// The closing summary line.
     pub(crate) fn summary(&mut self, counts: Counts, failed: bool, elapsed: Duration) {
         match self.format {
@@ -298,6 +374,7 @@ impl Printer {
                     elapsed.as_secs_f64()
                 );
                 let _ = writeln!(self.out);
+                self.write_slowest();
             }
             FormatSetting::Json => {
                 let _ = writeln!(
@@ -348,8 +425,13 @@ mod tests {
         }
         let mut p = Printer::new(&args, Box::new(Sink(buf.clone())), false);
         p.title(2);
-        p.outcome("a::b", &Outcome::Passed, b"");
-        p.outcome("c", &Outcome::Ignored(Some("slow")), b"");
+        p.outcome(
+            "a::b",
+            &Outcome::Passed,
+            b"",
+            Some(Duration::from_millis(3)),
+        );
+        p.outcome("c", &Outcome::Ignored(Some("slow")), b"", None);
         p.summary(
             Counts {
                 passed: 1,
@@ -383,9 +465,9 @@ mod tests {
             }
             let args = Arguments::from_iter(argv.iter().copied());
             let mut p = Printer::new(&args, Box::new(Sink(buf.clone())), false);
-            p.outcome("a", &Outcome::Passed, b"");
+            p.outcome("a", &Outcome::Passed, b"", None);
             p.slow_notice("slow::one", Duration::from_secs(60));
-            p.outcome("b", &Outcome::Passed, b"");
+            p.outcome("b", &Outcome::Passed, b"", None);
             p.slow_notice("slow::two", Duration::from_millis(1500));
             let text = String::from_utf8(buf.borrow().clone()).unwrap();
             text
@@ -405,6 +487,90 @@ mod tests {
                 .lines()
                 .count(),
             2
+        );
+    }
+
+    /// What the printer writes for four results (one failed, one ignored) and the
+    /// summary, with `--report-time` or not and `PORTALTEST_SLOWEST`.
+    fn timed_run(argv: &[&str], report_time: bool, slowest: Option<usize>) -> String {
+        let buf = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+        struct Sink(std::rc::Rc<std::cell::RefCell<Vec<u8>>>);
+        impl Write for Sink {
+            fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+                self.0.borrow_mut().extend_from_slice(b);
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let args = Arguments::from_iter(argv.iter().copied());
+        let mut p = Printer::new(&args, Box::new(Sink(buf.clone())), false);
+        p.set_timing(report_time, slowest);
+        let ms = Duration::from_millis;
+        p.outcome(
+            "fast",
+            &Outcome::Passed,
+            b"",
+            Some(Duration::from_micros(651)),
+        );
+        p.outcome("bad", &Outcome::Failed, b"hi\n", Some(ms(1500)));
+        p.outcome("ign", &Outcome::Ignored(None), b"", None);
+        p.outcome("slow", &Outcome::Passed, b"", Some(ms(120)));
+        p.summary(Counts::default(), true, ms(10));
+        let text = String::from_utf8(buf.borrow().clone()).unwrap();
+        text
+    }
+
+    #[test]
+    fn report_time_and_slowest() {
+        // libtest (nightly, `-Z unstable-options --report-time`) prints the same lines.
+        assert_eq!(
+            timed_run(&["bin", "--color", "never"], true, Some(2)),
+            "test fast ... ok <0.001s>\ntest bad ... FAILED <1.500s>\ntest ign ... ignored\n\
+             test slow ... ok <0.120s>\n\n\
+             test result: FAILED. 0 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.01s\n\n\
+             slowest 2 tests (each from its start to its verdict, waits included):\n\
+             \x20   1.500s  bad\n\
+             \x20   0.120s  slow\n\n"
+        );
+        let plain = timed_run(&["bin", "--color", "never"], false, None);
+        assert!(
+            plain.starts_with("test fast ... ok\ntest bad ... FAILED\n"),
+            "{plain}"
+        );
+        assert!(!plain.contains("slowest"), "{plain}");
+        let terse = timed_run(&["bin", "--color", "never", "-q"], true, Some(1));
+        assert!(terse.starts_with(".F"), "{terse}");
+        assert!(terse.ends_with("slowest 1 test (each from its start to its verdict, waits included):\n    1.500s  bad\n\n"), "{terse}");
+        let json = timed_run(
+            &["bin", "--format", "json", "-Z", "unstable-options"],
+            true,
+            Some(2),
+        );
+        assert!(
+            json.contains(
+                r#"{ "type": "test", "name": "fast", "event": "ok", "exec_time": 0.000651 }"#
+            ),
+            "{json}"
+        );
+        assert!(
+            json.contains(r#"{ "type": "test", "name": "bad", "event": "failed", "exec_time": 1.5, "stdout": "hi\n" }"#),
+            "{json}"
+        );
+        assert!(
+            json.contains(r#"{ "type": "test", "name": "ign", "event": "ignored" }"#),
+            "{json}"
+        );
+        assert!(!json.contains("slowest"), "{json}");
+        let json = timed_run(
+            &["bin", "--format", "json", "-Z", "unstable-options"],
+            false,
+            None,
+        );
+        assert!(
+            !json.contains(r#""name": "fast", "event": "ok", "exec_time""#),
+            "{json}"
         );
     }
 }

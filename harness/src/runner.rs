@@ -288,6 +288,12 @@ mod watchdog {
         outer
     }
 
+    /// The slot being polled, if a poll is in progress (readable from any thread, and
+    /// while the process exits).
+    pub(crate) fn polling() -> Option<usize> {
+        (STARTED.load(Ordering::Acquire) != 0).then(|| SLOT.load(Ordering::Relaxed))
+    }
+
     pub(super) fn leave((started, slot): (u64, usize)) {
         SLOT.store(slot, Ordering::Relaxed);
         STARTED.store(started, Ordering::Release);
@@ -796,6 +802,7 @@ pub(crate) fn run_with_args(mut args: Arguments) -> ExitCode {
         args,
         filters,
         partition: None,
+        report_time: false,
     })
 }
 
@@ -910,6 +917,7 @@ fn run_cli(cli: Cli) -> ExitCode {
     }
 
     printer.set_log(logfile);
+    printer.set_timing(cli.report_time, env.slowest);
     printer.title(selected.len());
     let printer = Rc::new(RefCell::new(printer));
     let started = Instant::now();
@@ -927,9 +935,21 @@ fn run_cli(cli: Cli) -> ExitCode {
         slow_notice: env.slow_notice,
         semaphore: Arc::new(Semaphore::new(threads)),
     };
+    // An exit of the process from here on (a test calling `std::process::exit`) fails.
+    #[cfg(unix)]
+    {
+        use std::os::fd::IntoRawFd;
+        let fd = match ctx.capture.borrow().as_ref() {
+            // Kept open until the process ends.
+            Some(c) => c.real_stderr().into_raw_fd(),
+            None => 2,
+        };
+        crate::exit_guard::arm(fd, watchdog::polling, ctx.names.clone());
+    }
     let ran = std::panic::catch_unwind(AssertUnwindSafe(|| {
         local.block_on(&rt, run.run_all(selected))
     }));
+    crate::exit_guard::disarm();
     drop(local);
     drop(rt);
     watchdog::stop();
@@ -1022,7 +1042,12 @@ impl RunState {
             if test.ignored {
                 let mut p = this.printer.borrow_mut();
                 p.started(&test.name);
-                p.outcome(&test.name, &Outcome::Ignored(test.def.ignore_reason), &[]);
+                p.outcome(
+                    &test.name,
+                    &Outcome::Ignored(test.def.ignore_reason),
+                    &[],
+                    None,
+                );
                 results.borrow_mut().0.ignored += 1;
                 continue;
             }
@@ -1039,6 +1064,9 @@ impl RunState {
                         .await
                         .expect("semaphore closed");
                     this.printer.borrow_mut().started(&test.name);
+                    // The test's time (`--report-time`, PORTALTEST_SLOWEST): from here,
+                    // its start, to its verdict, waits and other tests' polls included.
+                    let began = Instant::now();
                     // libtest's "has been running for over 60 seconds", for a test that
                     // nothing stops (no time limit).
                     let notice_at = match (this.limit_of(test.def).0, this.slow_notice) {
@@ -1072,6 +1100,7 @@ impl RunState {
                         this.slow_notice,
                     )
                     .await;
+                    let took = began.elapsed();
                     let mut output = this.ctx.take_output(slot);
                     if let Some(note) = verdict.note {
                         if !output.is_empty() && !output.ends_with(b"\n") {
@@ -1087,7 +1116,7 @@ impl RunState {
                     };
                     this.printer
                         .borrow_mut()
-                        .outcome(&test.name, &outcome, &output);
+                        .outcome(&test.name, &outcome, &output, Some(took));
                     let mut r = results.borrow_mut();
                     if verdict.passed {
                         r.0.passed += 1;
@@ -1112,7 +1141,7 @@ impl RunState {
                     format!("portaltest: internal error while running this test: {text}\n");
                 this.printer
                     .borrow_mut()
-                    .outcome(&name, &Outcome::Failed, output.as_bytes());
+                    .outcome(&name, &Outcome::Failed, output.as_bytes(), None);
                 let mut r = results.borrow_mut();
                 r.0.failed += 1;
                 r.1.push((name, output.into_bytes()));

@@ -19,6 +19,8 @@ const SAMPLES: &[&str] = &[
     "overflow",
     "parity",
     "stack_limit",
+    "timings",
+    "rstest_cases",
 ];
 
 mod common;
@@ -769,4 +771,148 @@ fn a_test_refused_a_portal_stack_fails_and_is_counted() {
     r.assert_code(101)
         .assert_stdout("test result: FAILED. 3 passed; 3 failed;")
         .assert_stdout("note: the test could not start: stackportal: cannot open another portal");
+}
+
+/// The time `--report-time` shows after `test NAME ... RESULT`, in seconds.
+fn reported_time(run: &Run, name: &str, result: &str) -> f64 {
+    let prefix = format!("test {name} ... {result} <");
+    let line = run
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix(prefix.as_str()))
+        .unwrap_or_else(|| panic!("no {prefix:?} line:\n{}", run.stdout));
+    line.strip_suffix("s>")
+        .and_then(|t| t.parse().ok())
+        .unwrap_or_else(|| panic!("not a time: {line:?}"))
+}
+
+#[test]
+fn report_time_shows_each_tests_time_from_start_to_finish() {
+    // The three tests wait 50, 150 and 300 ms at the same time: each one's time covers
+    // its own wait (and the run takes about the longest, not the sum).
+    let r = run("timings", &["-Z", "unstable-options", "--report-time"]);
+    r.assert_code(101)
+        .assert_stdout("test ignored ... ignored\n")
+        .assert_stdout("test fails_after_a_wait ... FAILED <");
+    for (name, at_least) in [("fast", 0.05), ("medium", 0.15), ("slow", 0.3)] {
+        let t = reported_time(&r, name, "ok");
+        assert!(
+            t >= at_least && t < at_least + 5.0,
+            "{name}: {t}\n{}",
+            r.stdout
+        );
+    }
+    assert!(reported_time(&r, "fails_after_a_wait", "FAILED") >= 0.01);
+    // libtest takes it without `-Z unstable-options` only on nightly; here always.
+    run("timings", &["--report-time", "--exact", "slow"]).assert_stdout("test slow ... ok <0.");
+    // Not asked for: libtest's plain lines.
+    run("timings", &["--exact", "slow"]).assert_stdout("test slow ... ok\n");
+    // JSON: libtest's `exec_time` on the test's event; the log file as libtest writes it.
+    let log = log_path("report-time");
+    let json = run(
+        "timings",
+        &[
+            "--format",
+            "json",
+            "-Z",
+            "unstable-options",
+            "--report-time",
+            "--logfile",
+            log.to_str().unwrap(),
+            "--exact",
+            "medium",
+        ],
+    );
+    json.assert_code(0)
+        .assert_stdout(r#"{ "type": "test", "name": "medium", "event": "ok", "exec_time": 0.1"#);
+    let lines = read_log(&log);
+    assert!(
+        lines.len() == 1 && lines[0].starts_with("ok medium <0.1") && lines[0].ends_with("s>"),
+        "{lines:?}"
+    );
+    let _ = std::fs::remove_file(&log);
+}
+
+#[test]
+fn slowest_lists_the_slowest_tests_after_the_summary() {
+    let r = run_with_env(
+        "timings",
+        &["--skip", "fails"],
+        &[("PORTALTEST_SLOWEST", "2")],
+    );
+    r.assert_code(0);
+    let heading = "slowest 2 tests (each from its start to its verdict, waits included):\n";
+    let at = r
+        .stdout
+        .find(heading)
+        .unwrap_or_else(|| panic!("no list of the slowest:\n{}", r.stdout));
+    assert!(
+        r.stdout[..at].contains("\ntest result: ok. 3 passed;"),
+        "the list comes after the summary:\n{}",
+        r.stdout
+    );
+    let listed: Vec<(&str, f64)> = r.stdout[at + heading.len()..]
+        .lines()
+        .take_while(|l| !l.is_empty())
+        .map(|l| {
+            let (time, name) = l.trim().split_once("  ").expect("TIME  NAME");
+            (name, time.trim_end_matches('s').parse().expect("a time"))
+        })
+        .collect();
+    assert_eq!(
+        listed.iter().map(|(n, _)| *n).collect::<Vec<_>>(),
+        ["slow", "medium"],
+        "{}",
+        r.stdout
+    );
+    assert!(listed[0].1 >= 0.3 && listed[1].1 >= 0.15, "{listed:?}");
+    // Off by default and with 0; a bad value stops the run before any test.
+    run("timings", &["--skip", "fails"]).assert_no_stdout("slowest");
+    run_with_env(
+        "timings",
+        &["--skip", "fails"],
+        &[("PORTALTEST_SLOWEST", "0")],
+    )
+    .assert_no_stdout("slowest");
+    let bad = run_with_env("timings", &[], &[("PORTALTEST_SLOWEST", "some")]);
+    bad.assert_code(101).assert_no_stdout("running");
+    assert!(
+        bad.stderr
+            .contains("error: PORTALTEST_SLOWEST=\"some\" is not a number"),
+        "{}",
+        bad.stderr
+    );
+}
+
+#[test]
+fn rstest_cases_and_values_are_portaltest_tests() {
+    let list = run("rstest_cases", &["--list", "--format", "terse"]);
+    list.assert_code(0);
+    assert_eq!(
+        list.stdout,
+        "adds::case_1: test\nadds::case_2: test\nadds::case_3_wrong: test\n\
+         async_adds::case_1_small: test\nasync_adds::case_2_large: test\n\
+         multiplies::x_1_1::y_1_1: test\nmultiplies::x_1_1::y_2_10: test\n\
+         multiplies::x_2_2::y_1_1: test\nmultiplies::x_2_2::y_2_10: test\n\
+         waits::ms_1_1: test\nwaits::ms_2_5: test\n"
+    );
+    let r = run("rstest_cases", &[]);
+    r.assert_code(101)
+        .assert_stdout("test adds::case_3_wrong ... FAILED\n")
+        .assert_stdout("test adds::case_1 ... ok\n")
+        .assert_stdout("test async_adds::case_2_large ... ok\n")
+        .assert_stdout("test multiplies::x_2_2::y_2_10 ... ok\n")
+        .assert_stdout("test waits::ms_2_5 ... ok\n")
+        .assert_stdout("\nfailures:\n    adds::case_3_wrong\n")
+        .assert_stdout("test result: FAILED. 10 passed; 1 failed; 0 ignored;");
+    assert!(
+        r.section("adds::case_3_wrong")
+            .contains("left: 4\n right: 5"),
+        "{}",
+        r.stdout
+    );
+    // One case alone, by its name.
+    run("rstest_cases", &["--exact", "adds::case_2"])
+        .assert_code(0)
+        .assert_stdout("running 1 test\n");
 }

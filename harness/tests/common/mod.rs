@@ -81,6 +81,7 @@ pub fn run_sample(exe: &Path, args: &[&str], env: &[(&str, &std::ffi::OsStr)]) -
         .env_remove("PORTALTEST_BLOCKING_WARN_MS")
         .env_remove("PORTALTEST_PARTITION")
         .env_remove("PORTALTEST_SLOW_NOTICE_MS")
+        .env_remove("PORTALTEST_SLOWEST")
         .env_remove("NEXTEST")
         .env_remove("RUST_LOG");
     for (k, v) in env {
