@@ -449,22 +449,29 @@ mod tests {
         );
     }
 
+    /// Collects what a printer writes.
+    struct Sink(std::rc::Rc<std::cell::RefCell<Vec<u8>>>);
+    impl Write for Sink {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.borrow_mut().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// A printer for the command line `argv`, and the buffer it writes to.
+    fn printer_into_buffer(argv: &[&str]) -> (Printer, std::rc::Rc<std::cell::RefCell<Vec<u8>>>) {
+        let buf = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+        let args = Arguments::from_iter(argv.iter().copied());
+        (Printer::new(&args, Box::new(Sink(buf.clone())), false), buf)
+    }
+
     #[test]
     fn slow_notice_is_a_line_of_its_own() {
         let sink = |argv: &[&str]| {
-            let buf = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
-            struct Sink(std::rc::Rc<std::cell::RefCell<Vec<u8>>>);
-            impl Write for Sink {
-                fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-                    self.0.borrow_mut().extend_from_slice(b);
-                    Ok(b.len())
-                }
-                fn flush(&mut self) -> std::io::Result<()> {
-                    Ok(())
-                }
-            }
-            let args = Arguments::from_iter(argv.iter().copied());
-            let mut p = Printer::new(&args, Box::new(Sink(buf.clone())), false);
+            let (mut p, buf) = printer_into_buffer(argv);
             p.outcome("a", &Outcome::Passed, b"", None);
             p.slow_notice("slow::one", Duration::from_secs(60));
             p.outcome("b", &Outcome::Passed, b"", None);
@@ -493,19 +500,7 @@ mod tests {
     /// What the printer writes for four results (one failed, one ignored) and the
     /// summary, with `--report-time` or not and `PORTALTEST_SLOWEST`.
     fn timed_run(argv: &[&str], report_time: bool, slowest: Option<usize>) -> String {
-        let buf = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
-        struct Sink(std::rc::Rc<std::cell::RefCell<Vec<u8>>>);
-        impl Write for Sink {
-            fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-                self.0.borrow_mut().extend_from_slice(b);
-                Ok(b.len())
-            }
-            fn flush(&mut self) -> std::io::Result<()> {
-                Ok(())
-            }
-        }
-        let args = Arguments::from_iter(argv.iter().copied());
-        let mut p = Printer::new(&args, Box::new(Sink(buf.clone())), false);
+        let (mut p, buf) = printer_into_buffer(argv);
         p.set_timing(report_time, slowest);
         let ms = Duration::from_millis;
         p.outcome(
