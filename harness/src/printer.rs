@@ -411,19 +411,7 @@ mod tests {
 
     #[test]
     fn pretty_lines_match_libtest() {
-        let args = Arguments::from_iter(["bin", "--color", "never"]);
-        let buf = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
-        struct Sink(std::rc::Rc<std::cell::RefCell<Vec<u8>>>);
-        impl Write for Sink {
-            fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-                self.0.borrow_mut().extend_from_slice(b);
-                Ok(b.len())
-            }
-            fn flush(&mut self) -> std::io::Result<()> {
-                Ok(())
-            }
-        }
-        let mut p = Printer::new(&args, Box::new(Sink(buf.clone())), false);
+        let (mut p, buf) = printer_into_buffer(&["bin", "--color", "never"]);
         p.title(2);
         p.outcome(
             "a::b",

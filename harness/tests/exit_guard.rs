@@ -14,7 +14,7 @@ fn binary() -> &'static PathBuf {
 
 #[test]
 fn exit_zero_in_a_test_fails_the_run_and_names_the_test() {
-    let r = common::run_sample(binary(), &["--skip", "isolated"], &[]);
+    let r = common::run_sample(binary(), &["--skip", "isolated"], common::NO_ENV);
     r.assert_code(101);
     assert!(
         r.stderr
@@ -27,7 +27,11 @@ fn exit_zero_in_a_test_fails_the_run_and_names_the_test() {
 
 #[test]
 fn exit_in_an_isolated_test_names_it_too() {
-    let r = common::run_sample(binary(), &["--exact", "isolated_exits_with_zero"], &[]);
+    let r = common::run_sample(
+        binary(),
+        &["--exact", "isolated_exits_with_zero"],
+        common::NO_ENV,
+    );
     r.assert_code(101);
     assert!(
         r.stderr
@@ -39,7 +43,7 @@ fn exit_in_an_isolated_test_names_it_too() {
 
 #[test]
 fn a_run_without_exits_is_unaffected() {
-    common::run_sample(binary(), &["--exact", "passes"], &[])
+    common::run_sample(binary(), &["--exact", "passes"], common::NO_ENV)
         .assert_code(0)
         .assert_stdout("test result: ok. 1 passed;");
 }

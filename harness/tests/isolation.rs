@@ -22,8 +22,7 @@ fn binaries() -> &'static HashMap<String, PathBuf> {
 }
 
 fn run_with_env(sample: &str, args: &[&str], env: &[(&str, &str)]) -> Run {
-    let env: Vec<(&str, &std::ffi::OsStr)> = env.iter().map(|(k, v)| (*k, v.as_ref())).collect();
-    run_sample(&binaries()[sample], args, &env)
+    run_sample(&binaries()[sample], args, env)
 }
 
 fn run(sample: &str, args: &[&str]) -> Run {

@@ -14,8 +14,7 @@ fn binary() -> &'static PathBuf {
 }
 
 fn run_with_env(args: &[&str], env: &[(&str, &str)]) -> Run {
-    let env: Vec<(&str, &std::ffi::OsStr)> = env.iter().map(|(k, v)| (*k, v.as_ref())).collect();
-    run_sample(binary(), args, &env)
+    run_sample(binary(), args, env)
 }
 
 fn run(args: &[&str]) -> Run {

@@ -4,17 +4,8 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-fn log(line: &str) {
-    if let Ok(path) = std::env::var("PORTALTEST_SAMPLE_LOG") {
-        use std::io::Write;
-        let mut f = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .unwrap();
-        writeln!(f, "{line}").unwrap();
-    }
-}
+mod support;
+use support::log;
 
 static INITS: AtomicUsize = AtomicUsize::new(0);
 

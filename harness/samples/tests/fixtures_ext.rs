@@ -6,17 +6,8 @@ use std::rc::Rc;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-fn log(line: &str) {
-    if let Ok(path) = std::env::var("PORTALTEST_SAMPLE_LOG") {
-        use std::io::Write;
-        let mut f = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .unwrap();
-        writeln!(f, "{line}").unwrap();
-    }
-}
+mod support;
+use support::log;
 
 // --- A teardown that takes the value: no `RefCell<Option<..>>` needed. ---
 

@@ -70,9 +70,12 @@ pub struct Run {
     pub took: Duration,
 }
 
+/// No extra environment, for [`run_sample`].
+pub const NO_ENV: &[(&str, &str)] = &[];
+
 /// Runs `exe` with `args`, in an environment cleared of the variables that change the
 /// harness's behaviour, plus `env`.
-pub fn run_sample(exe: &Path, args: &[&str], env: &[(&str, &std::ffi::OsStr)]) -> Run {
+pub fn run_sample<V: AsRef<std::ffi::OsStr>>(exe: &Path, args: &[&str], env: &[(&str, V)]) -> Run {
     let mut cmd = Command::new(exe);
     cmd.args(args)
         .env("RUST_BACKTRACE", "0")
