@@ -287,3 +287,26 @@ fn panic_on_the_smallest_stack_prints_its_backtrace() {
         assert!(stderr.contains("child: caught the panic"), "{stderr}");
     }
 }
+
+/// A SIGSEGV that is sent (`raise`, `kill`), not a fault, must still end the process:
+/// std's handler, the one before ours, only restores the default action and returns,
+/// which for a sent signal would let the program go on as if nothing happened.
+#[test]
+fn a_raised_sigsegv_still_ends_the_process() {
+    if is_child("raised") {
+        futures::executor::block_on(stackportal::with_portal_run_sync(|| ()));
+        // SAFETY: raise() has no memory-safety preconditions; the process dies of it.
+        unsafe {
+            libc::raise(libc::SIGSEGV);
+        }
+        eprintln!("child: survived the SIGSEGV");
+        std::process::exit(0);
+    }
+    let (status, stderr) = run_child(
+        "raised",
+        "a_raised_sigsegv_still_ends_the_process",
+        &[],
+    );
+    assert_eq!(status.signal(), Some(libc::SIGSEGV), "{stderr}");
+    assert!(!stderr.contains("survived"), "{stderr}");
+}

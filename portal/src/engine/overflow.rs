@@ -325,6 +325,23 @@ mod unix {
             unsafe { libc::abort() };
         }
         forward(signal, info, ctx);
+        // A signal that was sent (`raise`, `kill`), not a fault, does not come back
+        // when the handler returns, and std's handler (the usual previous one) then
+        // just returns: the process would go on as if nothing happened. When the
+        // handler before us gave up (the default action is back), send it again: it
+        // is delivered, with the default action, as soon as this handler returns.
+        // SAFETY: `info` is valid (see above); sigaction with a null new action only
+        // reads the current one into `current`; raise is async-signal-safe.
+        unsafe {
+            if (*info).si_code <= 0 {
+                let mut current: libc::sigaction = MaybeUninit::zeroed().assume_init();
+                if libc::sigaction(signal, ptr::null(), &mut current) == 0
+                    && current.sa_sigaction == libc::SIG_DFL
+                {
+                    libc::raise(signal);
+                }
+            }
+        }
     }
 
     /// Passes a fault that is not ours to the handler that was installed before.
