@@ -36,6 +36,19 @@ impl Capture {
         }
     }
 
+    /// A worker's capture: its fd 1 and 2 point at the file its supervisor made (and
+    /// reads what is left in it when the worker dies).
+    pub(crate) fn inherited() -> Option<Capture> {
+        #[cfg(unix)]
+        {
+            unix::Redirect::inherited().map(|imp| Capture { imp })
+        }
+        #[cfg(not(unix))]
+        {
+            None
+        }
+    }
+
     /// Moves what was written since the last drain into `buf`.
     pub(crate) fn drain(&self, buf: &mut Vec<u8>) {
         let _ = io::stdout().flush();
@@ -65,17 +78,53 @@ impl Capture {
     }
 }
 
+/// A new temporary file of this process (`portaltest-TAG-PID-N`, mode 0600, created
+/// exclusively), open for reading and appending, and its path.
+pub(crate) fn named_temp_file(tag: &str) -> io::Result<(File, std::path::PathBuf)> {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    let path = std::env::temp_dir().join(format!(
+        "portaltest-{tag}-{}-{}-{nanos:x}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true).append(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let file = options.open(&path)?;
+    Ok((file, path))
+}
+
+/// A new anonymous temporary file (its name removed at once), open for reading and
+/// appending: where a worker's stdout and stderr go.
+pub(crate) fn temp_file(tag: &str) -> io::Result<File> {
+    let (file, path) = named_temp_file(tag)?;
+    let _ = std::fs::remove_file(&path);
+    Ok(file)
+}
+
+/// Takes a worker's stdin, its link to the supervisor, and leaves /dev/null there.
+#[cfg(unix)]
+pub(crate) fn take_stdin() -> Option<std::os::fd::OwnedFd> {
+    unix::Redirect::take_stdin()
+}
+
 #[cfg(unix)]
 mod unix {
     use std::fs::{File, OpenOptions};
     use std::io::Read;
     use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-    use std::os::unix::fs::OpenOptionsExt;
 
     pub(super) struct Redirect {
         file: File,
-        saved_out: OwnedFd,
-        saved_err: OwnedFd,
+        /// The original fd 1 and 2; `None` in a worker, whose fd 1 and 2 the
+        /// supervisor pointed at the capture file when it started the process.
+        saved: Option<(OwnedFd, OwnedFd)>,
     }
 
     fn dup(fd: i32) -> Option<OwnedFd> {
@@ -98,23 +147,7 @@ mod unix {
 
     impl Redirect {
         pub(super) fn start() -> Option<Redirect> {
-            let dir = std::env::temp_dir();
-            let path = dir.join(format!(
-                "portaltest-capture-{}-{:x}",
-                std::process::id(),
-                std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map(|d| d.as_nanos())
-                    .unwrap_or(0)
-            ));
-            let file = OpenOptions::new()
-                .read(true)
-                .append(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(&path)
-                .ok()?;
-            let _ = std::fs::remove_file(&path);
+            let file = super::temp_file("capture").ok()?;
             let saved_out = dup(1)?;
             let saved_err = dup(2)?;
             if !dup2(file.as_raw_fd(), 1) {
@@ -129,9 +162,24 @@ mod unix {
             stackportal::set_fatal_message_fd(saved_err.as_raw_fd());
             Some(Redirect {
                 file,
-                saved_out,
-                saved_err,
+                saved: Some((saved_out, saved_err)),
             })
+        }
+
+        /// A worker's capture: fd 1 (and 2) are the capture file already.
+        pub(super) fn inherited() -> Option<Redirect> {
+            use std::os::fd::AsFd;
+            let file = File::from(std::io::stdout().as_fd().try_clone_to_owned().ok()?);
+            Some(Redirect { file, saved: None })
+        }
+
+        /// Takes fd 0 (a worker's link to its supervisor) and points fd 0 at /dev/null,
+        /// so that a test reading stdin cannot read the supervisor's commands.
+        pub(super) fn take_stdin() -> Option<OwnedFd> {
+            let link = dup(0)?;
+            let null = OpenOptions::new().read(true).open("/dev/null").ok()?;
+            dup2(null.as_raw_fd(), 0);
+            Some(link)
         }
 
         pub(super) fn drain(&self, buf: &mut Vec<u8>) {
@@ -161,21 +209,30 @@ mod unix {
             )
         }
 
+        fn saved(&self) -> &(OwnedFd, OwnedFd) {
+            self.saved
+                .as_ref()
+                .expect("portaltest: a worker's capture has no original stdout/stderr")
+        }
+
         pub(super) fn real_stdout(&self) -> File {
-            Self::file_of(&self.saved_out)
+            Self::file_of(&self.saved().0)
         }
 
         pub(super) fn real_stderr(&self) -> File {
-            Self::file_of(&self.saved_err)
+            Self::file_of(&self.saved().1)
         }
     }
 
     impl Drop for Redirect {
         fn drop(&mut self) {
+            let Some((saved_out, saved_err)) = &self.saved else {
+                return;
+            };
             stackportal::set_fatal_message_fd(2); // `saved_err` closes with us
             let _ = std::io::Write::flush(&mut std::io::stdout());
-            dup2(self.saved_out.as_raw_fd(), 1);
-            dup2(self.saved_err.as_raw_fd(), 2);
+            dup2(saved_out.as_raw_fd(), 1);
+            dup2(saved_err.as_raw_fd(), 2);
         }
     }
 }

@@ -9,9 +9,21 @@ use libtest_mimic::{Arguments, FormatSetting};
 
 use crate::partition::{Partition, SYNTAX as PARTITION_SYNTAX};
 use crate::{
-    parse_duration, BLOCKING_WARN_ENV, PARTITION_ENV, SLOWEST_ENV, SLOW_NOTICE_ENV, TIMEOUT_ENV,
-    TRACING_ENV,
+    parse_duration, BLOCKING_WARN_ENV, GRACE_ENV, IN_PROCESS_ENV, JOBS_ENV, PARTITION_ENV,
+    SLOWEST_ENV, SLOW_NOTICE_ENV, TEARDOWN_TIMEOUT_ENV, TIMEOUT_ENV, TRACING_ENV,
 };
+
+/// Default for [`GRACE_ENV`](crate::GRACE_ENV).
+pub(crate) const DEFAULT_GRACE: Duration = Duration::from_secs(5);
+
+/// Default for [`TEARDOWN_TIMEOUT_ENV`](crate::TEARDOWN_TIMEOUT_ENV).
+pub(crate) const DEFAULT_TEARDOWN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What the supervisor tells a worker process it starts (not for users: a worker is
+/// the test binary started again with these set).
+pub(crate) const WORKER_ENV: &str = "PORTALTEST_WORKER";
+pub(crate) const WORKER_CAPTURE_ENV: &str = "PORTALTEST_WORKER_CAPTURE";
+pub(crate) const WORKER_THREADS_ENV: &str = "PORTALTEST_WORKER_THREADS";
 
 /// Default for [`BLOCKING_WARN_ENV`](crate::BLOCKING_WARN_ENV), in milliseconds.
 pub(crate) const DEFAULT_BLOCKING_WARN_MS: u64 = 100;
@@ -49,6 +61,22 @@ pub(crate) const ENV_VARS: &[(&str, &str)] = &[
     (
         SLOWEST_ENV,
         "after the summary, list the N slowest tests with their times (default 0 = no list)",
+    ),
+    (
+        JOBS_ENV,
+        "worker processes that run tests at once: N or auto (one per core); default 1",
+    ),
+    (
+        IN_PROCESS_ENV,
+        "1: run the tests in this process, without a worker process (debuggers, profilers)",
+    ),
+    (
+        GRACE_ENV,
+        "how long a worker may go on past a test's or teardown's limit, or after Ctrl-C, before it is killed (default 5s)",
+    ),
+    (
+        TEARDOWN_TIMEOUT_ENV,
+        "time limit of each fixture's teardown (default 30s)",
     ),
     (
         TRACING_ENV,
@@ -99,6 +127,14 @@ pub(crate) struct EnvConfig {
     pub slow_notice: Option<Duration>,
     /// How many of the slowest tests to list after the summary (`None`: no list).
     pub slowest: Option<usize>,
+    /// [`JOBS_ENV`]: how many worker processes (`None`: one).
+    pub jobs: Option<usize>,
+    /// [`IN_PROCESS_ENV`]: run in this process.
+    pub in_process: bool,
+    /// [`GRACE_ENV`].
+    pub grace: Duration,
+    /// [`TEARDOWN_TIMEOUT_ENV`].
+    pub teardown_timeout: Duration,
     /// Warnings to print (they do not stop the run).
     pub warnings: Vec<String>,
 }
@@ -147,6 +183,10 @@ impl EnvConfig {
         let partition_text = get(PARTITION_ENV);
         let notice_text = get(SLOW_NOTICE_ENV);
         let slowest_text = get(SLOWEST_ENV);
+        let jobs_text = get(JOBS_ENV);
+        let in_process_text = get(IN_PROCESS_ENV);
+        let grace_text = get(GRACE_ENV);
+        let teardown_text = get(TEARDOWN_TIMEOUT_ENV);
         let under_nextest = lookup("NEXTEST").is_some();
 
         let timeout = match timeout_text {
@@ -255,8 +295,57 @@ impl EnvConfig {
                 }
             },
         };
+        let jobs = match jobs_text.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some("auto") => Some(
+                std::thread::available_parallelism()
+                    .map(|n| n.get())
+                    .unwrap_or(1),
+            ),
+            Some(text) => match text.parse::<usize>() {
+                Ok(n) if n > 0 => Some(n),
+                _ => {
+                    errors.push(format!(
+                        "{JOBS_ENV}={text:?} is not a positive number of worker processes or `auto` (one per core)"
+                    ));
+                    None
+                }
+            },
+        };
+        let in_process = match in_process_text.as_deref().map(str::trim) {
+            None | Some("") | Some("0") | Some("false") | Some("off") => false,
+            Some("1") | Some("true") | Some("on") => true,
+            Some(other) => {
+                errors.push(format!(
+                    "{IN_PROCESS_ENV}={other:?} is not 0 or 1 (1: run the tests in this process, without a worker)"
+                ));
+                false
+            }
+        };
+        let mut limit = |name: &str, text: Option<String>, default: Duration| match text {
+            Some(text) if !text.trim().is_empty() => match parse_duration(&text) {
+                Some(d) if !d.is_zero() => d,
+                _ => {
+                    errors.push(format!(
+                        "{name}={text:?} is not a duration; use e.g. 500ms, 5s or 2m"
+                    ));
+                    default
+                }
+            },
+            _ => default,
+        };
+        let grace = limit(GRACE_ENV, grace_text, DEFAULT_GRACE);
+        let teardown_timeout = limit(
+            TEARDOWN_TIMEOUT_ENV,
+            teardown_text,
+            DEFAULT_TEARDOWN_TIMEOUT,
+        );
+        const INTERNAL: [&str; 3] = [WORKER_ENV, WORKER_CAPTURE_ENV, WORKER_THREADS_ENV];
         for name in names {
-            if name.starts_with("PORTALTEST_") && !ENV_VARS.iter().any(|(known, _)| known == name) {
+            if name.starts_with("PORTALTEST_")
+                && !ENV_VARS.iter().any(|(known, _)| known == name)
+                && !INTERNAL.contains(&name.as_str())
+            {
                 warnings.push(format!(
                     "portaltest: warning: unknown environment variable {name} ignored (known: {})",
                     ENV_VARS
@@ -281,6 +370,10 @@ impl EnvConfig {
             partition,
             slow_notice,
             slowest,
+            jobs,
+            in_process,
+            grace,
+            teardown_timeout,
             warnings,
         })
     }

@@ -9,8 +9,8 @@ use std::thread::LocalKey;
 
 use tokio::sync::Notify;
 
-use crate::runner;
 use crate::signatures::{Teardown, TeardownKind};
+use crate::worker::attribution;
 
 /// A boxed, local future (what the macros generate for fixture init and teardown).
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T>>>;
@@ -149,7 +149,7 @@ pub fn fixture_get<T: 'static>(
         };
         if matches!(next, Next::Wait | Next::Start)
             && !stackportal::has_portal()
-            && runner::in_harness()
+            && attribution::in_harness()
         {
             panic!("{}", no_portal_message(name));
         }
@@ -187,10 +187,10 @@ pub fn fixture_get<T: 'static>(
                 stackportal::await_(done);
             }
             Next::Start => {
-                if let Some(msg) = runner::fixture_unavailable_here(name) {
+                if let Some(msg) = attribution::fixture_unavailable_here(name) {
                     panic!("{msg}");
                 }
-                if !runner::in_harness() {
+                if !attribution::in_harness() {
                     panic!(
                         "fixture `{name}` was used outside a portaltest run: fixtures work in \
                          #[portaltest::test] functions of a target with `harness = false` and \
@@ -201,33 +201,35 @@ pub fn fixture_get<T: 'static>(
                 let st = state.clone();
                 // The initialisation is a task of its own, so that a test that times out
                 // while waiting for it does not cancel it for the others.
-                runner::spawn_for_current_test(
-                    format!("fixture `{name}`"),
-                    move |spawner| async move {
-                        let portal = stackportal::Builder::new()
-                            .name(format!("fixture `{name}`"))
-                            .cleanup_spawner(spawner)
-                            .run(init());
-                        let scoped = InitScope {
-                            me: id,
-                            inner: portal,
-                        };
-                        let slot = match runner::CatchUnwind(scoped).await {
-                            Ok(Ok(value)) => {
-                                let value = Rc::new(value);
-                                register::<T>(name, st.clone(), teardown);
-                                Slot::Ready(value)
-                            }
-                            Ok(Err(msg)) => Slot::Failed(msg),
-                            Err(payload) => Slot::Failed(format!(
-                                "panicked: {}",
-                                runner::panic_message(&*payload)
-                            )),
-                        };
-                        *st.slot.borrow_mut() = slot;
-                        st.done.notify_waiters();
-                    },
-                );
+                if let Some(cause) = crate::worker::fixture_broken(name) {
+                    *state.slot.borrow_mut() = Slot::Failed(cause.clone());
+                    panic!("{cause}");
+                }
+                attribution::spawn_for_current_test(name, move |spawner| async move {
+                    let portal = stackportal::Builder::new()
+                        .name(format!("fixture `{name}`"))
+                        .cleanup_spawner(spawner)
+                        .run(init());
+                    let scoped = InitScope {
+                        me: id,
+                        inner: portal,
+                    };
+                    let slot = match crate::panics::CatchUnwind(scoped).await {
+                        Ok(Ok(value)) => {
+                            let value = Rc::new(value);
+                            register::<T>(name, st.clone(), teardown);
+                            Slot::Ready(value)
+                        }
+                        Ok(Err(msg)) => Slot::Failed(msg),
+                        Err(payload) => Slot::Failed(format!(
+                            "panicked: {}",
+                            crate::panics::panic_message(&*payload)
+                        )),
+                    };
+                    *st.slot.borrow_mut() = slot;
+                    attribution::fixture_ready(name);
+                    st.done.notify_waiters();
+                });
             }
         }
     }

@@ -12,7 +12,7 @@
 //!
 //! Fixtures live on the shared runtime's thread (`Rc` values in thread-locals); an
 //! isolated test that uses one panics with a message naming it
-//! ([`crate::runner::fixture_unavailable_here`]).
+//! ([`crate::worker::attribution::fixture_unavailable_here`]).
 
 use std::any::Any;
 use std::cell::RefCell;
@@ -30,8 +30,8 @@ use tokio::runtime::Runtime;
 use tokio::sync::oneshot;
 use tokio::task::{JoinHandle, LocalSet};
 
+use crate::panics::CatchUnwind;
 use crate::registry::TestDef;
-use crate::runner::CatchUnwind;
 
 /// Output of an isolated test that the harness can attribute exactly (its panic
 /// messages and `tracing` events), collected while it runs.
@@ -141,7 +141,7 @@ fn run_on_own_runtime(
                 .borrow_mut()
                 .push(tokio::task::spawn_local(cleanup));
         })
-        .run_sync(move || crate::runner::__rust_begin_short_backtrace(def.run));
+        .run_sync(move || crate::panics::__rust_begin_short_backtrace(def.run));
     let mut caught = CatchUnwind(portal);
     let mut cancel = Some(cancel);
     let finished = drive(

@@ -337,16 +337,23 @@
 
 mod capture;
 mod config;
+mod events;
 mod exit_guard;
 mod fixture;
 mod isolated;
 mod leftovers;
+mod logging;
+mod panics;
 mod partition;
 mod printer;
 mod realtime;
 mod registry;
+mod report;
 mod runner;
 mod signatures;
+#[cfg(unix)]
+mod supervisor;
+mod worker;
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -563,6 +570,46 @@ pub const SLOW_NOTICE_ENV: &str = "PORTALTEST_SLOW_NOTICE_MS";
 /// ```
 pub const SLOWEST_ENV: &str = "PORTALTEST_SLOWEST";
 
+/// The environment variable that runs the tests in `N` worker processes at once
+/// (`auto`: one per available core), each with its own runtime and its own fixtures;
+/// tests are handed out from one queue as workers ask for them. Default `1`: one
+/// worker, one shared async context for the whole binary (see the crate docs,
+/// "Worker processes").
+///
+/// ```no_run
+/// std::env::set_var(portaltest::JOBS_ENV, "auto"); // usually set by CI instead
+/// ```
+pub const JOBS_ENV: &str = "PORTALTEST_JOBS";
+
+/// The environment variable that runs the tests in the test binary's own process, as
+/// before worker processes existed (`1`): for debuggers and profilers, which should see
+/// the tests' code in the process they started. A crash then ends the run without a
+/// report of the remaining tests (see the crate docs, "Worker processes").
+///
+/// ```no_run
+/// std::env::set_var(portaltest::IN_PROCESS_ENV, "1"); // e.g. in a debugger's launch config
+/// ```
+pub const IN_PROCESS_ENV: &str = "PORTALTEST_IN_PROCESS";
+
+/// The environment variable that sets the grace period (`500ms`, `5s`, `2m`; default
+/// `5s`): how long a worker may go on after a test passed its time limit without
+/// yielding, after a teardown passed its limit, or after Ctrl-C, before the supervisor
+/// kills it (see the crate docs, "Worker processes").
+///
+/// ```no_run
+/// std::env::set_var(portaltest::GRACE_ENV, "10s");
+/// ```
+pub const GRACE_ENV: &str = "PORTALTEST_GRACE";
+
+/// The environment variable that limits each fixture's teardown (`500ms`, `5s`, `2m`;
+/// default `30s`): past it the teardown is cancelled (its stack unwinds) and reported
+/// as a failure of the run.
+///
+/// ```no_run
+/// std::env::set_var(portaltest::TEARDOWN_TIMEOUT_ENV, "1m");
+/// ```
+pub const TEARDOWN_TIMEOUT_ENV: &str = "PORTALTEST_TEARDOWN_TIMEOUT";
+
 /// Parses a duration as `timeout = ".."` and [`TIMEOUT_ENV`] accept it: a whole number
 /// followed by `ms`, `s` or `m`.
 ///
@@ -589,7 +636,7 @@ pub fn parse_duration(text: &str) -> Option<Duration> {
 }
 
 /// Formats a limit the way it is written: `200ms`, `5s`, `2m`.
-fn format_limit(d: Duration) -> String {
+pub(crate) fn format_limit(d: Duration) -> String {
     let ms = d.as_millis();
     if ms % 60_000 == 0 && ms > 0 {
         format!("{}m", ms / 60_000)

@@ -17,6 +17,9 @@ pub(crate) enum Outcome {
     Passed,
     Failed,
     Ignored(Option<&'static str>),
+    /// Cancelled because the run was interrupted (Ctrl-C, SIGTERM): neither passed nor
+    /// failed. JSON has no such event: it says `failed`, with the reason as output.
+    Interrupted,
 }
 
 pub(crate) struct Printer {
@@ -181,6 +184,7 @@ impl Printer {
                 Outcome::Failed => "failed".to_string(),
                 Outcome::Ignored(None) => "ignored".to_string(),
                 Outcome::Ignored(Some(reason)) => format!("ignored: {reason}"),
+                Outcome::Interrupted => "interrupted".to_string(),
             };
             let _ = writeln!(log, "{result} {name}{suffix}");
             let _ = log.flush();
@@ -195,6 +199,7 @@ impl Printer {
                     Outcome::Passed => (".", GREEN),
                     Outcome::Failed => ("F", RED),
                     Outcome::Ignored(_) => ("i", YELLOW),
+                    Outcome::Interrupted => ("I", YELLOW),
                 };
                 let text = self.paint(color, c);
                 let _ = write!(self.out, "{text}");
@@ -206,7 +211,7 @@ impl Printer {
                     .unwrap_or_default();
                 let (event, extra) = match outcome {
                     Outcome::Passed => ("ok", String::new()),
-                    Outcome::Failed => (
+                    Outcome::Failed | Outcome::Interrupted => (
                         "failed",
                         format!(
                             r#", "stdout": "{}""#,
@@ -257,6 +262,7 @@ impl Printer {
             Outcome::Failed => self.paint(RED, "FAILED"),
             Outcome::Ignored(None) => self.paint(YELLOW, "ignored"),
             Outcome::Ignored(Some(reason)) => self.paint(YELLOW, &format!("ignored, {reason}")),
+            Outcome::Interrupted => self.paint(YELLOW, "interrupted"),
         }
     }
 
@@ -352,6 +358,33 @@ impl Printer {
             let _ = writeln!(self.out, "    {:>width$}  {name}", fmt_time(*time));
         }
         let _ = writeln!(self.out);
+    }
+
+    /// After an interrupt (pretty and terse formats; JSON has the cancelled tests as
+    /// failed results): which signal, the tests it cancelled, and those it kept from
+    /// starting.
+    pub(crate) fn interrupted(&mut self, signal: &str, cancelled: &[String], not_run: &[String]) {
+        if self.format == FormatSetting::Json {
+            return;
+        }
+        if std::mem::take(&mut self.mid_line) {
+            let _ = writeln!(self.out);
+        }
+        let _ = writeln!(self.out);
+        let _ = writeln!(
+            self.out,
+            "interrupted by {signal}: {} test{} cancelled, {} not started",
+            cancelled.len(),
+            if cancelled.len() == 1 { "" } else { "s" },
+            not_run.len()
+        );
+        for name in cancelled {
+            let _ = writeln!(self.out, "    cancelled: {name}");
+        }
+        for name in not_run {
+            let _ = writeln!(self.out, "    not started: {name}");
+        }
+        let _ = self.out.flush();
     }
 
     /// The closing summary line.

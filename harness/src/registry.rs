@@ -31,6 +31,9 @@ pub struct TestDef {
     /// `start_paused = true`: the isolated test's runtime starts with its clock paused
     /// (`tokio::runtime::Builder::start_paused`).
     pub start_paused: bool,
+    /// `retries = N`: run a failing test up to N more times (overrides PORTALTEST_RETRIES);
+    /// None when not given.
+    pub retries: Option<u32>,
     /// Runs the test body (inside the test's portal).
     pub run: fn() -> Result<(), String>,
 }

@@ -55,6 +55,14 @@ const CASES: &[(&str, bool, &str)] = &[
         "#[portaltest::fixture(fallible)]\nasync fn port() -> u32 { 1 }\n\
          #[portaltest::test]\nfn t() { let _ = port(); }\nportaltest::main!();\n",
     ),
+    (
+        "bad_retries",
+        true,
+        "#[portaltest::test(retries = 101)]\nfn too_many() {}\n\
+         #[portaltest::test(timeout = \"5s\", retries = \"3\")]\nfn a_string() {}\n\
+         #[portaltest::test(retries = -1)]\nfn negative() {}\n\
+         #[portaltest::test(retries = 1, retries = 2)]\nfn twice() {}\nportaltest::main!();\n",
+    ),
     // Everything above done right: must compile without errors.
     (
         "all_right",
@@ -65,6 +73,8 @@ const CASES: &[(&str, bool, &str)] = &[
          #[portaltest::fixture(teardown = close)]\nasync fn name() -> String { String::new() }\n\
          async fn close(_name: &String) {}\n\
          #[portaltest::test]\nfn t() { let _ = port(); let _ = name(); }\n\
+         #[portaltest::test(retries = 0)]\nfn r0() {}\n\
+         #[portaltest::test(timeout = \"5s\", retries = 100, isolated)]\nasync fn r100() {}\n\
          mod nested {\n    #[portaltest::test]\n    async fn a() -> Result<(), String> { Ok(()) }\n\
          #[portaltest::test]\n    #[should_panic]\n    fn b() -> () { panic!() }\n}\n\
          // Tests and fixtures that come out of a macro_rules! macro (hygienic locals).\n\
@@ -236,6 +246,29 @@ fn fallible_on_a_non_result() {
             "a fallible fixture returns `Result<T, E>` with `E: Debug`, not `u32`",
             "tests/fallible_not_result.rs:2:20",
         ],
+    );
+}
+
+#[test]
+fn retries_out_of_range_or_not_a_number() {
+    let expected = "expected `retries = N` with N a whole number from 0 to 100";
+    assert_errors(
+        "bad_retries",
+        &[
+            expected,
+            "tests/bad_retries.rs:1:30",
+            "tests/bad_retries.rs:3:46",
+            "tests/bad_retries.rs:5:30",
+            "`retries` is given twice",
+            "tests/bad_retries.rs:7:33",
+        ],
+    );
+    let text = &errors()["bad_retries"];
+    assert_eq!(text.matches(expected).count(), 3, "{text}");
+    // All of `-1` is underlined, not only the `-`.
+    assert!(
+        text.contains("retries = -1)]\n  |                              ^^"),
+        "{text}"
     );
 }
 

@@ -13,8 +13,23 @@ fn binary() -> &'static PathBuf {
 }
 
 #[test]
-fn exit_zero_in_a_test_fails_the_run_and_names_the_test() {
+fn exit_zero_in_a_supervised_test_fails_it_and_the_others_still_pass() {
     let r = common::run_sample(binary(), &["--skip", "isolated"], common::NO_ENV);
+    r.assert_code(101)
+        .assert_stdout("test exits_with_zero ... FAILED")
+        .assert_stdout("test passes ... ok")
+        .assert_stdout("note: the worker process exited with code 0 while this test was running")
+        .assert_stdout("test result: FAILED. 1 passed; 1 failed;");
+}
+
+#[test]
+fn exit_zero_in_a_test_fails_the_run_and_names_the_test() {
+    // In one process, the atexit guard turns the exit into a failure.
+    let r = common::run_sample(
+        binary(),
+        &["--skip", "isolated"],
+        &[("PORTALTEST_IN_PROCESS", "1")],
+    );
     r.assert_code(101);
     assert!(
         r.stderr

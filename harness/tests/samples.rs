@@ -413,8 +413,25 @@ fn failing_teardown_fails_the_run() {
 }
 
 #[test]
-fn a_stack_overflow_names_the_test_on_the_real_stderr() {
+fn a_stack_overflow_fails_the_test_with_the_engines_message() {
+    // Supervised: the worker dies, the test fails with what it and the engine wrote.
     let r = run("overflow", &[]);
+    r.assert_code(101)
+        .assert_stdout("test deep::recursion ... FAILED")
+        .assert_stdout("captured output of the dying test")
+        .assert_stdout("stack overflow in a portal `deep::recursion`")
+        .assert_stdout("STACKPORTAL_STACK_SIZE")
+        .assert_stdout(
+            "the worker process was killed by signal 6 (SIGABRT) while this test was running",
+        )
+        .assert_stdout("test result: FAILED. 0 passed; 1 failed;");
+}
+
+#[test]
+fn a_stack_overflow_names_the_test_on_the_real_stderr() {
+    // In one process (as under cargo-nextest, or PORTALTEST_IN_PROCESS=1) the process
+    // dies; the engine's message reaches the real stderr, not the capture.
+    let r = run_with_env("overflow", &[], &[("PORTALTEST_IN_PROCESS", "1")]);
     assert_eq!(r.code, None, "killed by a signal\n{}", r.stderr);
     assert!(
         r.stderr

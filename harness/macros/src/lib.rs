@@ -121,13 +121,16 @@ fn opt_str(s: &Option<String>) -> TokenStream2 {
 /// must be a module-level item. `#[portaltest::test(timeout = "5s")]` limits its run time
 /// (`ms`, `s` or `m`). `#[portaltest::test(isolated)]` runs it on a thread of its own
 /// with a tokio current-thread runtime of its own; `start_paused = true` also starts
-/// that runtime's clock paused (like `#[tokio::test(start_paused = true)]`). Arguments
-/// combine: `#[portaltest::test(start_paused = true, timeout = "5s")]`.
+/// that runtime's clock paused (like `#[tokio::test(start_paused = true)]`).
+/// `#[portaltest::test(retries = 2)]` runs a failing test up to 2 more times (a whole
+/// number from 0 to 100; it overrides `PORTALTEST_RETRIES`). Arguments combine:
+/// `#[portaltest::test(start_paused = true, timeout = "5s", retries = 2)]`.
 ///
 /// See the `portaltest` crate for examples.
 #[proc_macro_attribute]
 pub fn test(args: TokenStream, item: TokenStream) -> TokenStream {
     let mut timeout_ms: Option<u64> = None;
+    let mut retries: Option<u32> = None;
     let mut runtime = RuntimeArgs::default();
     let parser = syn::meta::parser(|meta| {
         if meta.path.is_ident("isolated") {
@@ -149,21 +152,55 @@ pub fn test(args: TokenStream, item: TokenStream) -> TokenStream {
                     "expected a duration such as \"500ms\", \"5s\" or \"2m\" (a positive whole number and a unit)",
                 )),
             }
+        } else if meta.path.is_ident("retries") {
+            if retries.is_some() {
+                return Err(meta.error("`retries` is given twice"));
+            }
+            // Any expression, so that `"3"`, `-1` or `2.5` get this message rather than
+            // syn's bare "expected integer literal".
+            let value: Expr = meta.value()?.parse()?;
+            retries = Some(parse_retries(&value)?);
+            Ok(())
         } else {
             Err(meta.error(
-                "unknown argument; expected `timeout = \"5s\"`, `isolated` or `start_paused = true`",
+                "unknown argument; expected `timeout = \"5s\"`, `isolated`, `start_paused = true` or `retries = 3`",
             ))
         }
     });
     parse_macro_input!(args with parser);
     let mut func = parse_macro_input!(item as ItemFn);
-    match expand_test(&mut func, timeout_ms, runtime) {
+    match expand_test(&mut func, timeout_ms, retries, runtime) {
         Ok(ts) => ts.into(),
         Err(e) => {
             let mut out = e.to_compile_error();
             out.extend(func.into_token_stream());
             out.into()
         }
+    }
+}
+
+/// The most `retries = N` accepts: enough for any flaky test, and a bound on how long
+/// one always-failing test can keep a run going (a typo like `retries = 1000` is caught).
+const MAX_RETRIES: u32 = 100;
+
+/// `retries = N`'s value: an integer literal from 0 to [`MAX_RETRIES`]; anything else is
+/// an error at the value that names the accepted form.
+fn parse_retries(value: &Expr) -> syn::Result<u32> {
+    let n = match value {
+        Expr::Lit(ExprLit {
+            lit: Lit::Int(int), ..
+        }) => int.base10_parse::<u32>().ok(),
+        _ => None,
+    };
+    match n {
+        Some(n) if n <= MAX_RETRIES => Ok(n),
+        // `new_spanned`: the whole value (`-1` is two tokens) is underlined.
+        _ => Err(Error::new_spanned(
+            value,
+            format!(
+                "expected `retries = N` with N a whole number from 0 to {MAX_RETRIES} (how many more times a failing test runs), such as `retries = 3`"
+            ),
+        )),
     }
 }
 
@@ -177,6 +214,7 @@ struct RuntimeArgs {
 fn expand_test(
     func: &mut ItemFn,
     timeout_ms: Option<u64>,
+    retries: Option<u32>,
     runtime: RuntimeArgs,
 ) -> syn::Result<TokenStream2> {
     let attrs = take_test_attrs(&mut func.attrs)?;
@@ -269,6 +307,10 @@ fn expand_test(
         Some(ms) => quote!(::core::option::Option::Some(#ms)),
         None => quote!(::core::option::Option::None),
     };
+    let retries = match retries {
+        Some(n) => quote!(::core::option::Option::Some(#n)),
+        None => quote!(::core::option::Option::None),
+    };
     // `start_paused = true` implies a runtime of the test's own.
     let start_paused = runtime.start_paused;
     let isolated = runtime.isolated || start_paused;
@@ -315,6 +357,7 @@ fn expand_test(
                 timeout_ms: #timeout,
                 isolated: #isolated,
                 start_paused: #start_paused,
+                retries: #retries,
                 run: __portaltest_run,
             };
             }

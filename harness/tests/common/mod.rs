@@ -85,6 +85,10 @@ pub fn run_sample<V: AsRef<std::ffi::OsStr>>(exe: &Path, args: &[&str], env: &[(
         .env_remove("PORTALTEST_PARTITION")
         .env_remove("PORTALTEST_SLOW_NOTICE_MS")
         .env_remove("PORTALTEST_SLOWEST")
+        .env_remove("PORTALTEST_JOBS")
+        .env_remove("PORTALTEST_IN_PROCESS")
+        .env_remove("PORTALTEST_GRACE")
+        .env_remove("PORTALTEST_TEARDOWN_TIMEOUT")
         .env_remove("NEXTEST")
         .env_remove("RUST_LOG");
     for (k, v) in env {

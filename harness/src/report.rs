@@ -1,0 +1,369 @@
+//! From a worker's events to results on the console: [`Tracker`] follows one worker's
+//! slots (which test each holds, what it wrote), [`Report`] prints results as they come
+//! and the summary at the end. The same two serve a supervised run (events decoded from
+//! a worker's socket) and a run in one process (events handed over directly).
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use crate::events::{Event, Verdict};
+use crate::printer::{Counts, Outcome, Printer};
+
+type Outputs = Vec<(String, Vec<u8>)>;
+
+/// The heading of the output that belongs to no test.
+const STRAY_HEADING: &str =
+    "output of no test (tasks that fixtures or tests spawned, other threads)";
+
+/// The results of the run and where they are printed.
+pub(crate) struct Report {
+    printer: Printer,
+    /// Test names, by id (index in the binary's sorted list).
+    names: Vec<String>,
+    show_output: bool,
+    counts: Counts,
+    failures: Outputs,
+    successes: Outputs,
+    stray: Vec<u8>,
+    run_errors: Outputs,
+    /// Tests cancelled by an interrupt.
+    cancelled: Vec<String>,
+    /// Ids whose start was reported (a test run again after a worker died starts once).
+    started_ids: Vec<bool>,
+    real_stderr: Box<dyn Write>,
+    started: Instant,
+}
+
+impl Report {
+    pub(crate) fn new(
+        printer: Printer,
+        names: Vec<String>,
+        show_output: bool,
+        real_stderr: Box<dyn Write>,
+    ) -> Report {
+        Report {
+            printer,
+            names,
+            show_output,
+            counts: Counts::default(),
+            failures: Vec::new(),
+            successes: Vec::new(),
+            stray: Vec::new(),
+            run_errors: Vec::new(),
+            cancelled: Vec::new(),
+            started_ids: Vec::new(),
+            real_stderr,
+            started: Instant::now(),
+        }
+    }
+
+    pub(crate) fn name(&self, id: u32) -> &str {
+        self.names.get(id as usize).map_or("?", String::as_str)
+    }
+
+    pub(crate) fn title(&mut self, n: usize) {
+        self.started = Instant::now();
+        self.printer.title(n);
+    }
+
+    pub(crate) fn ignored(&mut self, id: u32, reason: Option<&'static str>) {
+        let name = self.name(id).to_string();
+        self.printer.started(&name);
+        self.printer
+            .outcome(&name, &Outcome::Ignored(reason), &[], None);
+        self.counts.ignored += 1;
+    }
+
+    pub(crate) fn started(&mut self, id: u32) {
+        let i = id as usize;
+        if self.started_ids.len() <= i {
+            self.started_ids.resize(i + 1, false);
+        }
+        if std::mem::replace(&mut self.started_ids[i], true) {
+            return;
+        }
+        let name = self.name(id).to_string();
+        self.printer.started(&name);
+    }
+
+    /// A test's result; `note` (why it failed) goes below its output.
+    pub(crate) fn finished(
+        &mut self,
+        id: u32,
+        verdict: Verdict,
+        mut output: Vec<u8>,
+        note: Option<&str>,
+        took: Option<Duration>,
+    ) {
+        let name = self.name(id).to_string();
+        if let Some(note) = note {
+            if !output.is_empty() && !output.ends_with(b"\n") {
+                output.push(b'\n');
+            }
+            output.extend_from_slice(note.as_bytes());
+            output.push(b'\n');
+        }
+        let outcome = match verdict {
+            Verdict::Passed => Outcome::Passed,
+            Verdict::Failed => Outcome::Failed,
+            Verdict::Interrupted => Outcome::Interrupted,
+        };
+        self.printer.outcome(&name, &outcome, &output, took);
+        match verdict {
+            Verdict::Passed => {
+                self.counts.passed += 1;
+                if self.show_output {
+                    self.successes.push((name, output));
+                }
+            }
+            Verdict::Failed => {
+                self.counts.failed += 1;
+                self.failures.push((name, output));
+            }
+            Verdict::Interrupted => self.cancelled.push(name),
+        }
+    }
+
+    pub(crate) fn slow_notice(&mut self, id: u32, after: Duration) {
+        let name = self.name(id).to_string();
+        self.printer.slow_notice(&name, after);
+    }
+
+    pub(crate) fn stray(&mut self, bytes: &[u8]) {
+        self.stray.extend_from_slice(bytes);
+    }
+
+    /// A failure that belongs to no test (a fixture's teardown, a worker's end).
+    pub(crate) fn run_error(&mut self, what: String, output: Vec<u8>) {
+        self.run_errors.push((what, output));
+    }
+
+    pub(crate) fn warn(&mut self, text: &str) {
+        let _ = writeln!(self.real_stderr, "{}", text.trim_end());
+        let _ = self.real_stderr.flush();
+    }
+
+    /// Prints what is left (outputs, failures, the summary); whether the run failed.
+    /// `interrupt`: the signal that interrupted the run, and the tests it kept from
+    /// starting.
+    pub(crate) fn finish(
+        mut self,
+        filtered_out: u64,
+        interrupt: Option<(&str, Vec<String>)>,
+    ) -> bool {
+        let failed = self.counts.failed > 0 || !self.run_errors.is_empty() || interrupt.is_some();
+        let stray = std::mem::take(&mut self.stray);
+        if failed || self.show_output {
+            if self.printer.is_json() {
+                if !stray.is_empty() {
+                    let text = format!(
+                        "{STRAY_HEADING}:\n{}",
+                        String::from_utf8_lossy(&stray).trim_end()
+                    );
+                    self.warn(&text);
+                }
+            } else {
+                self.printer.stray_output(STRAY_HEADING, &stray);
+            }
+        }
+        if self.show_output {
+            self.printer.outputs("successes", &self.successes);
+        }
+        self.failures.sort_by(|a, b| a.0.cmp(&b.0));
+        self.printer.outputs("failures", &self.failures);
+        self.printer.run_errors(&self.run_errors);
+        if self.printer.is_json() {
+            for (what, output) in std::mem::take(&mut self.run_errors) {
+                let text = format!("---- {what} ----\n{}", String::from_utf8_lossy(&output));
+                self.warn(&text);
+            }
+        }
+        if let Some((signal, mut not_run)) = interrupt {
+            self.cancelled.sort();
+            not_run.sort();
+            self.printer.interrupted(signal, &self.cancelled, &not_run);
+        }
+        let counts = Counts {
+            filtered_out,
+            ..self.counts
+        };
+        self.printer.summary(counts, failed, self.started.elapsed());
+        failed
+    }
+}
+
+/// The sink of a run in one process: events are reported as they come.
+pub(crate) struct Direct {
+    tracker: std::cell::RefCell<Tracker>,
+    report: std::cell::RefCell<Report>,
+}
+
+impl Direct {
+    pub(crate) fn new(report: Report) -> Direct {
+        Direct {
+            tracker: Default::default(),
+            report: std::cell::RefCell::new(report),
+        }
+    }
+
+    pub(crate) fn into_report(self) -> Report {
+        self.report.into_inner()
+    }
+}
+
+impl crate::worker::Sink for Direct {
+    fn send(&self, event: Event) {
+        let mut report = self.report.borrow_mut();
+        self.tracker.borrow_mut().handle(event, &mut report);
+    }
+}
+
+/// What a worker's slot holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Holder {
+    Test(u32),
+    Teardown(String),
+}
+
+struct Slot {
+    holder: Holder,
+    output: Vec<u8>,
+    started: Instant,
+    finished: bool,
+}
+
+/// One worker's slots as its events tell them, turning them into results for the
+/// [`Report`]. What the supervisor needs when the worker dies or hangs is here too.
+#[derive(Default)]
+pub(crate) struct Tracker {
+    slots: Vec<Option<Slot>>,
+    /// Fixtures being set up, and the slot of the test they are set up for.
+    in_setup: Vec<(String, u32)>,
+    /// Test ids that finished.
+    pub(crate) done: Vec<u32>,
+    /// The slot of a teardown in progress, and when it must be over.
+    pub(crate) teardown: Option<(u32, Instant)>,
+    /// The worker sent [`Event::Done`].
+    pub(crate) all_done: bool,
+}
+
+/// What the caller must do about an event beyond reporting it.
+pub(crate) enum Followup {
+    None,
+    Want(u32),
+}
+
+impl Tracker {
+    fn slot_mut(&mut self, slot: u32) -> Option<&mut Slot> {
+        self.slots.get_mut(slot as usize)?.as_mut()
+    }
+
+    /// Handles one event of the worker.
+    pub(crate) fn handle(&mut self, event: Event, report: &mut Report) -> Followup {
+        match event {
+            Event::Want { n } => return Followup::Want(n),
+            Event::Started { slot, id } => {
+                self.put(slot, Holder::Test(id));
+                report.started(id);
+            }
+            Event::Output { slot, bytes } => match self.slot_mut(slot) {
+                Some(s) => s.output.extend_from_slice(&bytes),
+                None => report.stray(&bytes),
+            },
+            Event::Finished {
+                slot,
+                verdict,
+                note,
+                took,
+            } => {
+                if let Some(s) = self.slot_mut(slot) {
+                    if let (Holder::Test(id), false) = (s.holder.clone(), s.finished) {
+                        s.finished = true;
+                        let output = std::mem::take(&mut s.output);
+                        self.done.push(id);
+                        report.finished(id, verdict, output, note.as_deref(), Some(took));
+                    }
+                }
+            }
+            Event::SlowNotice { slot, after } => {
+                if let Some(Holder::Test(id)) = self.slot_mut(slot).map(|s| s.holder.clone()) {
+                    report.slow_notice(id, after);
+                }
+            }
+            Event::FixtureSetup { slot, name } => self.in_setup.push((name, slot)),
+            Event::FixtureReady { name } => self.in_setup.retain(|(n, _)| *n != name),
+            Event::Teardown { slot, name, limit } => {
+                self.put(slot, Holder::Teardown(name));
+                self.teardown = Some((slot, Instant::now() + limit));
+            }
+            Event::TeardownEnd { slot, error } => {
+                self.teardown = None;
+                if let Some(s) = self.slot_mut(slot) {
+                    s.finished = true;
+                    let mut output = std::mem::take(&mut s.output);
+                    if let (Some(error), Holder::Teardown(name)) = (error, &s.holder) {
+                        if !output.is_empty() && !output.ends_with(b"\n") {
+                            output.push(b'\n');
+                        }
+                        output.extend_from_slice(error.as_bytes());
+                        output.push(b'\n');
+                        report.run_error(format!("fixture `{name}` teardown"), output);
+                    }
+                }
+            }
+            Event::Stray { bytes } => report.stray(&bytes),
+            Event::Warn { text } => report.warn(&text),
+            Event::Done => self.all_done = true,
+        }
+        Followup::None
+    }
+
+    fn put(&mut self, slot: u32, holder: Holder) {
+        let i = slot as usize;
+        if self.slots.len() <= i {
+            self.slots.resize_with(i + 1, || None);
+        }
+        self.slots[i] = Some(Slot {
+            holder,
+            output: Vec::new(),
+            started: Instant::now(),
+            finished: false,
+        });
+    }
+
+    /// What `slot` holds, if it has not finished.
+    pub(crate) fn holder(&self, slot: u32) -> Option<Holder> {
+        let s = self.slots.get(slot as usize)?.as_ref()?;
+        (!s.finished).then(|| s.holder.clone())
+    }
+
+    /// The slot of test `id`, if it started and has not finished, and when it started.
+    pub(crate) fn running(&self) -> impl Iterator<Item = (u32, u32, Instant)> + '_ {
+        self.slots.iter().enumerate().filter_map(|(i, s)| {
+            let s = s.as_ref()?;
+            match (&s.holder, s.finished) {
+                (Holder::Test(id), false) => Some((i as u32, *id, s.started)),
+                _ => None,
+            }
+        })
+    }
+
+    /// Takes what `slot` wrote so far and marks it finished.
+    pub(crate) fn take_output(&mut self, slot: u32) -> Vec<u8> {
+        match self.slot_mut(slot) {
+            Some(s) => {
+                s.finished = true;
+                std::mem::take(&mut s.output)
+            }
+            None => Vec::new(),
+        }
+    }
+
+    /// The fixture being set up for `slot`'s test, if any.
+    pub(crate) fn setting_up_for(&self, slot: u32) -> Option<&str> {
+        self.in_setup
+            .iter()
+            .find(|(_, s)| *s == slot)
+            .map(|(n, _)| n.as_str())
+    }
+}

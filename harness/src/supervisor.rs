@@ -1,0 +1,779 @@
+//! The supervisor: runs the tests in worker processes (the test binary started again)
+//! and reports them, so that nothing a test does to its process loses a result.
+//!
+//! A worker asks for tests, runs them interleaved on its runtime and streams
+//! [`Event`]s back over a Unix socket (its stdin); its stdout and stderr go to a
+//! capture file that the supervisor reads when the worker dies. Around every poll the
+//! worker publishes on its [`board`] which test it is polling, so that when it dies (an
+//! abort, a signal, `process::exit`, a kill after a hang) the supervisor knows whom to
+//! blame:
+//!
+//! * the test being polled fails with the cause and the output it captured;
+//! * the tests in flight beside it run again in a fresh worker (nothing is reported
+//!   twice: a result is printed when it arrives, and only tests without one run again);
+//! * a death while a fixture was being set up fails that test and marks the fixture
+//!   broken: the tests that use it later fail naming it, instead of crashing worker
+//!   after worker; a death while no test was polled re-runs the tests in flight, at
+//!   most [`BLAMELESS_DEATHS`] times.
+//!
+//! A test past its time limit that does not yield within the grace period
+//! ([`GRACE_ENV`](crate::GRACE_ENV)) gets its worker killed, and so does a teardown past
+//! its limit. Ctrl-C or SIGTERM (sent to the whole process group by a terminal, or to
+//! the supervisor alone) makes every worker cancel its tests and tear its fixtures
+//! down; a worker that has not finished within the grace period is killed, and so is
+//! every worker at a second signal.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::fs::File;
+use std::io::{Read, Seek};
+use std::path::PathBuf;
+use std::process::{ExitCode, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::unix::OwnedWriteHalf;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::config::{Cli, EnvConfig, WORKER_CAPTURE_ENV, WORKER_ENV, WORKER_THREADS_ENV};
+use crate::events::{frames, Command, Event, Verdict};
+use crate::registry::TestDef;
+use crate::report::{Followup, Holder, Report, Tracker};
+use crate::runner::{exit_code, start_report, Plan};
+use crate::worker::attribution::fmt_duration;
+use crate::worker::board::{self, Polled};
+use crate::worker::limit_of;
+
+/// How many times workers may die while no test was being polled before the tests in
+/// flight fail instead of running again.
+const BLAMELESS_DEATHS: u32 = 3;
+
+/// Runs the plan's tests in worker processes; the exit code of the run.
+pub(crate) fn run(cli: &Cli, env: EnvConfig, plan: Plan, mut report: Report) -> ExitCode {
+    let ids = start_report(&mut report, &plan);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("portaltest: cannot build the supervisor's runtime");
+    let jobs = env.jobs.unwrap_or(1).clamp(1, ids.len().max(1));
+    let supervisor = Supervisor {
+        tests: plan.tests,
+        queue: ids.into(),
+        jobs,
+        threads: plan.threads,
+        capture: !cli.args.nocapture,
+        grace: env.grace,
+        env_timeout: env.timeout.clone(),
+        workers: BTreeMap::new(),
+        next_worker: 0,
+        report,
+        broken: Vec::new(),
+        blameless_deaths: 0,
+        interrupted: None,
+        killed_all: false,
+    };
+    let local = tokio::task::LocalSet::new();
+    let (report, not_run, signal) = local.block_on(&rt, supervisor.run());
+    let failed = report.finish(plan.filtered_out, signal.map(|s| (s, not_run.clone())));
+    match signal {
+        Some("SIGTERM") => ExitCode::from(143),
+        Some(_) => ExitCode::from(130),
+        None => exit_code(failed),
+    }
+}
+
+/// Why the supervisor killed a worker.
+#[derive(Debug, Clone)]
+enum Kill {
+    /// Test `id` passed its limit and the worker did not report it within the grace.
+    Hang {
+        id: u32,
+        limit: Duration,
+        why: String,
+    },
+    /// A teardown passed its limit and did not end within the grace.
+    Teardown,
+    /// The run was interrupted and the worker did not finish within the grace.
+    Interrupt,
+    /// A second Ctrl-C.
+    Second,
+}
+
+struct Worker {
+    /// Commands to it.
+    tx: OwnedWriteHalf,
+    /// Asks the task that waits for the process to kill it.
+    kill: Option<oneshot::Sender<()>>,
+    board: File,
+    board_path: PathBuf,
+    /// Its stdout and stderr (`None` with `--nocapture`).
+    capture: Option<File>,
+    tracker: Tracker,
+    /// Tests handed to it and not finished.
+    assigned: Vec<u32>,
+    /// It was told that no more tests come.
+    ended: bool,
+    killed: Option<Kill>,
+    /// Its events ended (the socket closed) / its process ended.
+    events_over: bool,
+    status: Option<ExitStatus>,
+    /// When it was asked to stop (interrupt).
+    cancelled_at: Option<Instant>,
+}
+
+enum Msg {
+    Event(usize, Event),
+    EventsOver(usize),
+    Exited(usize, ExitStatus),
+}
+
+struct Supervisor {
+    tests: Vec<(String, &'static TestDef)>,
+    /// Tests not handed out yet, in order.
+    queue: VecDeque<u32>,
+    jobs: usize,
+    threads: usize,
+    capture: bool,
+    grace: Duration,
+    env_timeout: Option<(Duration, String)>,
+    workers: BTreeMap<usize, Worker>,
+    next_worker: usize,
+    report: Report,
+    /// Fixtures whose setup killed a worker, and why.
+    broken: Vec<(String, String)>,
+    blameless_deaths: u32,
+    /// The signal that interrupted the run.
+    interrupted: Option<&'static str>,
+    killed_all: bool,
+}
+
+impl Supervisor {
+    async fn run(mut self) -> (Report, Vec<String>, Option<&'static str>) {
+        use tokio::signal::unix::{signal, SignalKind};
+        let (msgs_tx, mut msgs) = mpsc::unbounded_channel();
+        let mut sigint = signal(SignalKind::interrupt()).ok();
+        let mut sigterm = signal(SignalKind::terminate()).ok();
+        self.spawn_workers(&msgs_tx).await;
+        loop {
+            if self.workers.is_empty() && (self.queue.is_empty() || self.interrupted.is_some()) {
+                break;
+            }
+            if self.workers.is_empty() {
+                // Tests left but no worker could start (see the warning).
+                break;
+            }
+            let deadline = self.next_deadline();
+            let sleep = async {
+                match deadline {
+                    Some(at) => tokio::time::sleep_until(at.into()).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                msg = msgs.recv() => {
+                    if let Some(msg) = msg {
+                        self.on_msg(msg, &msgs_tx).await;
+                    }
+                }
+                Some(()) = recv_signal(&mut sigint) => self.on_signal("SIGINT").await,
+                Some(()) = recv_signal(&mut sigterm) => self.on_signal("SIGTERM").await,
+                () = sleep => self.on_deadline(),
+            }
+        }
+        let not_run = match self.interrupted {
+            Some(_) => self
+                .queue
+                .iter()
+                .map(|id| self.tests[*id as usize].0.clone())
+                .collect(),
+            None => Vec::new(),
+        };
+        if self.interrupted.is_none() && !self.queue.is_empty() {
+            // No worker could be started: every test left fails rather than vanish.
+            for id in std::mem::take(&mut self.queue) {
+                self.report.finished(
+                    id,
+                    Verdict::Failed,
+                    Vec::new(),
+                    Some("note: no worker process could be started to run this test (see the error above)"),
+                    None,
+                );
+            }
+        }
+        (self.report, not_run, self.interrupted)
+    }
+
+    /// Starts workers while tests are waiting and fewer than `jobs` take them.
+    async fn spawn_workers(&mut self, msgs: &mpsc::UnboundedSender<Msg>) {
+        if self.interrupted.is_some() {
+            return;
+        }
+        loop {
+            let taking = self.workers.values().filter(|w| !w.ended).count();
+            if self.queue.is_empty() || taking >= self.jobs {
+                return;
+            }
+            match self.spawn_worker(msgs).await {
+                Ok(()) => {}
+                Err(err) => {
+                    self.report.warn(&format!(
+                        "portaltest: error: cannot start a worker process ({err}); set \
+                         PORTALTEST_IN_PROCESS=1 to run the tests in this process"
+                    ));
+                    return;
+                }
+            }
+        }
+    }
+
+    async fn spawn_worker(&mut self, msgs: &mpsc::UnboundedSender<Msg>) -> std::io::Result<()> {
+        let index = self.next_worker;
+        let (ours, theirs) = std::os::unix::net::UnixStream::pair()?;
+        let (board_file, board_path) = board::create()?;
+        let exe = std::env::current_exe()?;
+        let mut command = tokio::process::Command::new(exe);
+        command
+            .env(WORKER_ENV, &board_path)
+            .env(WORKER_THREADS_ENV, self.threads.to_string())
+            .env(WORKER_CAPTURE_ENV, if self.capture { "1" } else { "0" })
+            .stdin(Stdio::from(std::os::fd::OwnedFd::from(theirs)))
+            .kill_on_drop(true);
+        let capture = if self.capture {
+            let file = crate::capture::temp_file("worker")?;
+            command
+                .stdout(Stdio::from(file.try_clone()?))
+                .stderr(Stdio::from(file.try_clone()?));
+            Some(file)
+        } else {
+            None
+        };
+        let mut child = command.spawn()?;
+        ours.set_nonblocking(true)?;
+        let stream = tokio::net::UnixStream::from_std(ours)?;
+        let (mut rx, mut tx) = stream.into_split();
+        for (name, cause) in &self.broken {
+            send(
+                &mut tx,
+                &Command::Broken {
+                    name: name.clone(),
+                    cause: cause.clone(),
+                },
+            )
+            .await;
+        }
+        let events = msgs.clone();
+        tokio::task::spawn_local(async move {
+            let mut buf = Vec::new();
+            let mut chunk = vec![0u8; 64 * 1024];
+            loop {
+                match rx.read(&mut chunk).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                }
+                for frame in frames(&mut buf) {
+                    if let Some(event) = Event::decode(&frame) {
+                        let _ = events.send(Msg::Event(index, event));
+                    }
+                }
+            }
+            let _ = events.send(Msg::EventsOver(index));
+        });
+        let (kill_tx, kill_rx) = oneshot::channel();
+        let exits = msgs.clone();
+        tokio::task::spawn_local(async move {
+            let status = tokio::select! {
+                status = child.wait() => status,
+                _ = kill_rx => {
+                    let _ = child.start_kill();
+                    child.wait().await
+                }
+            };
+            if let Ok(status) = status {
+                let _ = exits.send(Msg::Exited(index, status));
+            }
+        });
+        self.next_worker += 1;
+        self.workers.insert(
+            index,
+            Worker {
+                tx,
+                kill: Some(kill_tx),
+                board: board_file,
+                board_path,
+                capture,
+                tracker: Tracker::default(),
+                assigned: Vec::new(),
+                ended: false,
+                killed: None,
+                events_over: false,
+                status: None,
+                cancelled_at: None,
+            },
+        );
+        Ok(())
+    }
+
+    async fn on_msg(&mut self, msg: Msg, msgs: &mpsc::UnboundedSender<Msg>) {
+        match msg {
+            Msg::Event(index, event) => {
+                let Some(worker) = self.workers.get_mut(&index) else {
+                    return;
+                };
+                let finished = match &event {
+                    Event::Finished { slot, .. } => match worker.tracker.holder(*slot) {
+                        Some(Holder::Test(id)) => Some(id),
+                        _ => None,
+                    },
+                    _ => None,
+                };
+                if let Followup::Want(n) = worker.tracker.handle(event, &mut self.report) {
+                    let command = if self.interrupted.is_some() || self.queue.is_empty() {
+                        worker.ended = true;
+                        Command::End
+                    } else {
+                        // One worker takes what it asks for; several share the queue in
+                        // shrinking chunks, so that none sits idle at the end.
+                        let fair = (self.queue.len() / (2 * self.jobs)).max(1);
+                        let n = if self.jobs == 1 {
+                            n as usize
+                        } else {
+                            (n as usize).min(fair)
+                        };
+                        let ids: Vec<u32> = self.queue.drain(..n.min(self.queue.len())).collect();
+                        worker.assigned.extend(&ids);
+                        Command::Run { ids }
+                    };
+                    send(&mut worker.tx, &command).await;
+                }
+                if let Some(id) = finished {
+                    worker.assigned.retain(|a| *a != id);
+                }
+            }
+            Msg::EventsOver(index) => {
+                if let Some(worker) = self.workers.get_mut(&index) {
+                    worker.events_over = true;
+                }
+                self.maybe_gone(index, msgs).await;
+            }
+            Msg::Exited(index, status) => {
+                if let Some(worker) = self.workers.get_mut(&index) {
+                    worker.status = Some(status);
+                }
+                self.maybe_gone(index, msgs).await;
+            }
+        }
+    }
+
+    /// Once a worker's process and its events are both over: accounts for what it left.
+    async fn maybe_gone(&mut self, index: usize, msgs: &mpsc::UnboundedSender<Msg>) {
+        let ready =
+            matches!(self.workers.get(&index), Some(w) if w.events_over && w.status.is_some());
+        if !ready {
+            return;
+        }
+        let mut worker = self.workers.remove(&index).expect("checked above");
+        let _ = std::fs::remove_file(&worker.board_path);
+        let status = worker.status.expect("checked above");
+        if worker.tracker.all_done {
+            // Handed out but never started: the run was interrupted first.
+            let left = std::mem::take(&mut worker.assigned);
+            self.requeue(left);
+            if !status.success() {
+                let mut output = tail(&mut worker.capture);
+                push_line(
+                    &mut output,
+                    &format!(
+                        "note: the worker process {} after all its tests and teardowns had finished",
+                        describe(status)
+                    ),
+                );
+                self.report
+                    .run_error("a worker process's end".into(), output);
+            } else {
+                let rest = tail(&mut worker.capture);
+                self.report.stray(&rest);
+            }
+        } else {
+            self.on_death(worker, status);
+        }
+        self.spawn_workers(msgs).await;
+    }
+
+    /// A worker ended before it finished its tests: blame, re-run, report.
+    fn on_death(&mut self, mut worker: Worker, status: ExitStatus) {
+        let cause = match &worker.killed {
+            Some(Kill::Second) | Some(Kill::Interrupt) => {
+                format!("was killed by the supervisor ({})", describe(status))
+            }
+            Some(_) => "was killed by the supervisor".to_string(),
+            None => describe(status),
+        };
+        let polled = board::read(&worker.board);
+        let mut output_tail = tail(&mut worker.capture);
+        let in_flight: Vec<u32> = worker.assigned.clone();
+        let slot_of = |tracker: &Tracker, id: u32| {
+            tracker
+                .running()
+                .find(|(_, i, _)| *i == id)
+                .map(|(slot, _, started)| (slot, started))
+        };
+        // Interrupted: what was in flight was cancelled, not failed.
+        if self.interrupted.is_some() {
+            for id in in_flight {
+                let (output, took) = match slot_of(&worker.tracker, id) {
+                    Some((slot, started)) => {
+                        (worker.tracker.take_output(slot), Some(started.elapsed()))
+                    }
+                    None => {
+                        // Handed out, never started.
+                        self.queue.push_back(id);
+                        continue;
+                    }
+                };
+                self.report.finished(
+                    id,
+                    Verdict::Interrupted,
+                    output,
+                    Some(&format!(
+                        "note: the run was interrupted and the worker process {cause} before \
+                         it reported this test (it did not stop within {})",
+                        fmt_duration(self.grace)
+                    )),
+                    took,
+                );
+            }
+            if let Some((slot, _)) = worker.tracker.teardown {
+                self.teardown_died(&mut worker, slot, &cause, output_tail);
+            } else {
+                self.report.stray(&output_tail);
+            }
+            return;
+        }
+        // Whom the board names.
+        let mut culprit = match polled {
+            Some(Polled::Test(id)) if in_flight.contains(&id) => Some(id),
+            _ => None,
+        };
+        if let Some(Kill::Hang { id, .. }) = &worker.killed {
+            culprit = culprit.or(Some(*id));
+        }
+        // An isolated test runs on a thread of its own, outside the board's view: when
+        // no shared test was polled and it is the only one running, it is the one.
+        if culprit.is_none() && polled.is_none() {
+            let mut isolated = worker.tracker.running().filter(|(_, id, _)| {
+                let def = self.tests[*id as usize].1;
+                def.isolated || def.start_paused
+            });
+            if let (Some((_, id, _)), None) = (isolated.next(), isolated.next()) {
+                culprit = Some(id);
+            }
+        }
+        if let (None, Some(Polled::Slot(slot))) = (culprit, polled) {
+            if let Some(Holder::Teardown(_)) = worker.tracker.holder(slot) {
+                self.teardown_died(&mut worker, slot, &cause, output_tail);
+                return;
+            }
+        }
+        if let (None, Some((slot, _))) = (culprit, worker.tracker.teardown) {
+            self.teardown_died(&mut worker, slot, &cause, output_tail);
+            return;
+        }
+        let others: Vec<u32> = in_flight
+            .iter()
+            .copied()
+            .filter(|id| Some(*id) != culprit)
+            .collect();
+        let Some(culprit) = culprit else {
+            // Nobody to blame: a task outside any test, the runtime, the harness.
+            self.report.stray(&output_tail);
+            self.blameless_deaths += 1;
+            if self.blameless_deaths > BLAMELESS_DEATHS {
+                for id in others {
+                    let (output, took) = match slot_of(&worker.tracker, id) {
+                        Some((slot, started)) => {
+                            (worker.tracker.take_output(slot), Some(started.elapsed()))
+                        }
+                        None => (Vec::new(), None),
+                    };
+                    self.report.finished(
+                        id,
+                        Verdict::Failed,
+                        output,
+                        Some(&format!(
+                            "note: the worker process {cause} while this test was in flight, and no \
+                             test was being polled (a task that a fixture or a test spawned?); \
+                             worker processes died that way {} times, so it is not run again",
+                            self.blameless_deaths
+                        )),
+                        took,
+                    );
+                }
+            } else {
+                self.requeue(others);
+            }
+            return;
+        };
+        let (mut output, took, fixture) = match slot_of(&worker.tracker, culprit) {
+            Some((slot, started)) => (
+                worker.tracker.take_output(slot),
+                Some(started.elapsed()),
+                worker.tracker.setting_up_for(slot).map(str::to_string),
+            ),
+            None => (Vec::new(), None, None),
+        };
+        output.append(&mut output_tail);
+        let name = self.tests[culprit as usize].0.clone();
+        let mut note = match (&worker.killed, &fixture) {
+            (Some(Kill::Hang { id, limit, why }), _) if *id == culprit => format!(
+                "note: test timed out after {} ({why}) and did not yield within the grace \
+                 period of {} after that: it blocks the runtime thread, so it could not be \
+                 cancelled. Its worker process was killed",
+                crate::format_limit(*limit),
+                fmt_duration(self.grace)
+            ),
+            (Some(Kill::Hang { id, .. }), _) => format!(
+                "note: this test held the runtime thread without yielding while `{}` passed its \
+                 time limit, which could then not be cancelled; the worker process was killed",
+                self.tests[*id as usize].0
+            ),
+            (_, Some(fixture)) => format!(
+                "note: the worker process {cause} while fixture `{fixture}` was being set up \
+                 for this test; the fixture is not set up again in this run, and the tests \
+                 that use it fail"
+            ),
+            _ => format!("note: the worker process {cause} while this test was running"),
+        };
+        if !others.is_empty() {
+            note.push_str(&format!(
+                "; the {} test{} in flight beside it ran again in a fresh worker",
+                others.len(),
+                if others.len() == 1 { "" } else { "s" }
+            ));
+        }
+        if let Some(fixture) = fixture {
+            self.broken.push((
+                fixture.clone(),
+                format!(
+                    "fixture `{fixture}` was not set up: its setup (for `{name}`) ended the \
+                     worker process, which {cause}; see that test's output"
+                ),
+            ));
+        }
+        self.report
+            .finished(culprit, Verdict::Failed, output, Some(&note), took);
+        // A test that blocked while another passed its limit: that one runs again.
+        self.requeue(others);
+    }
+
+    /// The worker died during fixture teardown in `slot`.
+    fn teardown_died(&mut self, worker: &mut Worker, slot: u32, cause: &str, tail: Vec<u8>) {
+        let name = match worker.tracker.holder(slot) {
+            Some(Holder::Teardown(name)) => name,
+            _ => "?".to_string(),
+        };
+        let mut output = worker.tracker.take_output(slot);
+        output.extend_from_slice(&tail);
+        let why = match worker.killed {
+            Some(Kill::Teardown) => format!(
+                "it did not finish within its limit and the grace period of {} (it blocks?), so",
+                fmt_duration(self.grace)
+            ),
+            _ => "while it ran,".to_string(),
+        };
+        push_line(
+            &mut output,
+            &format!(
+                "note: {why} the worker process {cause}; the fixtures after it were not torn down"
+            ),
+        );
+        self.report
+            .run_error(format!("fixture `{name}` teardown"), output);
+    }
+
+    /// Puts tests back at the front of the queue, in order.
+    fn requeue(&mut self, ids: Vec<u32>) {
+        for id in ids.into_iter().rev() {
+            self.queue.push_front(id);
+        }
+    }
+
+    /// The next moment a worker must be checked on.
+    fn next_deadline(&self) -> Option<Instant> {
+        self.workers
+            .values()
+            .filter_map(|w| self.worker_deadline(w).map(|(at, _)| at))
+            .min()
+    }
+
+    /// When `worker` must have shown progress, and why it is killed if not.
+    fn worker_deadline(&self, worker: &Worker) -> Option<(Instant, Kill)> {
+        if worker.killed.is_some() {
+            return None;
+        }
+        if let Some((_, until)) = worker.tracker.teardown {
+            return Some((until + self.grace, Kill::Teardown));
+        }
+        if let Some(at) = worker.cancelled_at {
+            return Some((at + self.grace, Kill::Interrupt));
+        }
+        worker
+            .tracker
+            .running()
+            .filter_map(|(_, id, started)| {
+                let def = self.tests[id as usize].1;
+                if def.isolated || def.start_paused {
+                    // Its own thread; the worker reports it in real time.
+                    return None;
+                }
+                let (limit, why) = limit_of(def, &self.env_timeout);
+                let limit = limit?;
+                Some((started + limit + self.grace, Kill::Hang { id, limit, why }))
+            })
+            .min_by_key(|(at, _)| *at)
+    }
+
+    fn on_deadline(&mut self) {
+        let now = Instant::now();
+        let due: Vec<(usize, Kill)> = self
+            .workers
+            .iter()
+            .filter_map(|(i, w)| {
+                let (at, kill) = self.worker_deadline(w)?;
+                (at <= now).then_some((*i, kill))
+            })
+            .collect();
+        for (index, kill) in due {
+            if let Some(worker) = self.workers.get_mut(&index) {
+                worker.killed = Some(kill);
+                if let Some(kill) = worker.kill.take() {
+                    let _ = kill.send(());
+                }
+            }
+        }
+    }
+
+    async fn on_signal(&mut self, signal: &'static str) {
+        if self.interrupted.is_some() {
+            if !self.killed_all {
+                self.killed_all = true;
+                self.report.warn(&format!(
+                    "portaltest: {signal} again: killing the worker processes"
+                ));
+                for worker in self.workers.values_mut() {
+                    worker.killed = Some(Kill::Second);
+                    if let Some(kill) = worker.kill.take() {
+                        let _ = kill.send(());
+                    }
+                }
+            }
+            return;
+        }
+        self.interrupted = Some(signal);
+        self.report.warn(&format!(
+            "portaltest: {signal}: cancelling the running tests and tearing the fixtures down \
+             (within {}; press Ctrl-C again to kill them at once)",
+            fmt_duration(self.grace)
+        ));
+        let now = Instant::now();
+        for worker in self.workers.values_mut() {
+            worker.cancelled_at = Some(now);
+            send(&mut worker.tx, &Command::Cancel).await;
+        }
+    }
+}
+
+/// Waits for a signal, or forever if it could not be registered.
+async fn recv_signal(signal: &mut Option<tokio::signal::unix::Signal>) -> Option<()> {
+    match signal {
+        Some(s) => s.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn send(tx: &mut OwnedWriteHalf, command: &Command) {
+    let mut buf = Vec::new();
+    command.encode(&mut buf);
+    // A worker that is gone reads nothing; its end is reported when it is noticed.
+    let _ = tx.write_all(&buf).await;
+}
+
+/// What is left in a dead worker's capture file: what it wrote since its last drain.
+fn tail(capture: &mut Option<File>) -> Vec<u8> {
+    let mut out = Vec::new();
+    if let Some(file) = capture {
+        if file.rewind().is_ok() {
+            let _ = file.read_to_end(&mut out);
+        }
+    }
+    out
+}
+
+fn push_line(output: &mut Vec<u8>, line: &str) {
+    if !output.is_empty() && !output.ends_with(b"\n") {
+        output.push(b'\n');
+    }
+    output.extend_from_slice(line.as_bytes());
+    output.push(b'\n');
+}
+
+/// How a process ended, in words: `was killed by signal 6 (SIGABRT)`, `exited with
+/// code 0`.
+pub(crate) fn describe(status: ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    if let Some(signal) = status.signal() {
+        let name = signal_name(signal)
+            .map(|n| format!(" ({n})"))
+            .unwrap_or_default();
+        let core = if status.core_dumped() {
+            ", core dumped"
+        } else {
+            ""
+        };
+        format!("was killed by signal {signal}{name}{core}")
+    } else {
+        match status.code() {
+            Some(code) => format!("exited with code {code}"),
+            None => format!("ended ({status})"),
+        }
+    }
+}
+
+/// The names that nextest shows (`helpers.rs::signal_str`), for the signals a test can
+/// die of.
+fn signal_name(signal: i32) -> Option<&'static str> {
+    Some(match signal {
+        1 => "SIGHUP",
+        2 => "SIGINT",
+        3 => "SIGQUIT",
+        4 => "SIGILL",
+        5 => "SIGTRAP",
+        6 => "SIGABRT",
+        7 => "SIGBUS",
+        8 => "SIGFPE",
+        9 => "SIGKILL",
+        11 => "SIGSEGV",
+        13 => "SIGPIPE",
+        14 => "SIGALRM",
+        15 => "SIGTERM",
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::process::ExitStatusExt;
+
+    #[test]
+    fn deaths_are_described_like_nextest() {
+        assert_eq!(
+            describe(ExitStatus::from_raw(6)),
+            "was killed by signal 6 (SIGABRT)"
+        );
+        assert_eq!(describe(ExitStatus::from_raw(0)), "exited with code 0");
+        assert_eq!(describe(ExitStatus::from_raw(3 << 8)), "exited with code 3");
+        assert_eq!(
+            describe(ExitStatus::from_raw(42)),
+            "was killed by signal 42"
+        );
+    }
+}

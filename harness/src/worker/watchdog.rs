@@ -1,0 +1,88 @@
+//! Notices, while it happens, a poll that holds the runtime thread for long (a test
+//! that blocks forever would otherwise never be named): a std thread that looks at
+//! what the runtime thread publishes around every poll.
+
+use std::io::Write;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use super::attribution::{fmt_duration, slot_name};
+
+/// Start of the poll in progress, in ms since `BASE` plus one; 0 when idle.
+static STARTED: AtomicU64 = AtomicU64::new(0);
+/// Slot being polled, and a count of polls (to warn once per poll).
+static SLOT: AtomicUsize = AtomicUsize::new(0);
+static POLLS: AtomicU64 = AtomicU64::new(0);
+static STOP: AtomicBool = AtomicBool::new(false);
+static BASE: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+
+fn now_ms() -> u64 {
+    BASE.get_or_init(Instant::now).elapsed().as_millis() as u64 + 1
+}
+
+/// Marks the start of a poll of `slot`; returns what to restore (nested polls).
+pub(crate) fn enter(slot: usize) -> (u64, usize) {
+    let outer = (
+        STARTED.load(Ordering::Relaxed),
+        SLOT.load(Ordering::Relaxed),
+    );
+    SLOT.store(slot, Ordering::Relaxed);
+    POLLS.fetch_add(1, Ordering::Relaxed);
+    STARTED.store(now_ms(), Ordering::Release);
+    outer
+}
+
+/// The slot being polled, if a poll is in progress (readable from any thread, and
+/// while the process exits).
+pub(crate) fn polling() -> Option<usize> {
+    (STARTED.load(Ordering::Acquire) != 0).then(|| SLOT.load(Ordering::Relaxed))
+}
+
+pub(crate) fn leave((started, slot): (u64, usize)) {
+    SLOT.store(slot, Ordering::Relaxed);
+    STARTED.store(started, Ordering::Release);
+}
+
+/// Starts the watchdog: it warns once per poll that has held the thread for
+/// `max(limit, 1 s)`; the runner itself reports the full duration afterwards.
+pub(crate) fn start(
+    limit: Duration,
+    names: Arc<Mutex<Vec<String>>>,
+    mut err: Box<dyn Write + Send>,
+) {
+    let live_limit = limit.max(Duration::from_secs(1));
+    BASE.get_or_init(Instant::now);
+    STOP.store(false, Ordering::Relaxed);
+    let tick = (live_limit / 4).clamp(Duration::from_millis(10), Duration::from_millis(250));
+    let spawned = std::thread::Builder::new()
+        .name("portaltest-watchdog".into())
+        .spawn(move || {
+            let mut warned_poll = u64::MAX;
+            while !STOP.load(Ordering::Relaxed) {
+                std::thread::sleep(tick);
+                let started = STARTED.load(Ordering::Acquire);
+                let poll = POLLS.load(Ordering::Relaxed);
+                if started == 0 || poll == warned_poll {
+                    continue;
+                }
+                let held = Duration::from_millis(now_ms().saturating_sub(started));
+                if held >= live_limit {
+                    warned_poll = poll;
+                    let name = slot_name(&names, SLOT.load(Ordering::Relaxed));
+                    let _ = writeln!(
+                        err,
+                        "portaltest: warning: `{name}` has held the runtime thread for {} without \
+                         yielding and still does; no other test can run until it yields",
+                        fmt_duration(held)
+                    );
+                    let _ = err.flush();
+                }
+            }
+        });
+    drop(spawned);
+}
+
+pub(crate) fn stop() {
+    STOP.store(true, Ordering::Relaxed);
+}
