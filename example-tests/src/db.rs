@@ -1,30 +1,67 @@
-//! The SQLite database: connecting, migrating, and the queries the handlers run.
+//! The database, SQLite or PostgreSQL: connecting, migrating, and the queries the
+//! handlers run.
+//!
+//! The URL picks the backend (`sqlite://...` or `postgres://...`), and everything goes
+//! through sqlx's [`Any`](sqlx::Any) driver, so one set of queries serves both: they use
+//! `$1`-style placeholders, which both understand, and only `BIGINT`/`TEXT` columns
+//! (`i64`/`String`). Only the table definitions differ, so each backend has its own
+//! migrations folder, `migrations/sqlite` and `migrations/postgres`.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
-use sqlx::SqlitePool;
+use sqlx::any::AnyPoolOptions;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode};
+use sqlx::{AnyPool, ConnectOptions, Connection};
 
 use crate::model::{NewNote, Note, UpdateNote};
 
-/// Opens (creating if needed) the SQLite database at `url` and applies the migrations
-/// in `example-tests/migrations/`.
-pub async fn connect(url: &str) -> Result<SqlitePool, sqlx::Error> {
-    let options = SqliteConnectOptions::from_str(url)?
-        .create_if_missing(true)
-        .journal_mode(SqliteJournalMode::Wal)
-        .busy_timeout(std::time::Duration::from_secs(5));
-    let pool = SqlitePoolOptions::new()
+/// Whether `url` names a SQLite database (else it is PostgreSQL).
+fn is_sqlite(url: &str) -> bool {
+    url.starts_with("sqlite:")
+}
+
+/// The migrations for the backend of `url`.
+fn migrations_dir(url: &str) -> PathBuf {
+    let backend = if is_sqlite(url) { "sqlite" } else { "postgres" };
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("migrations")
+        .join(backend)
+}
+
+/// Connects to the database at `url` (a SQLite file, created if needed, or a PostgreSQL
+/// database) and applies the migrations in `example-tests/migrations/<backend>/`.
+///
+/// Not `sqlite::memory:`: through the `Any` driver, every connection of the pool would
+/// open an in-memory database of its own.
+pub async fn connect(url: &str) -> Result<AnyPool, sqlx::Error> {
+    sqlx::any::install_default_drivers();
+    if is_sqlite(url) {
+        prepare_sqlite(url).await?;
+    }
+    let pool = AnyPoolOptions::new()
         .max_connections(8)
-        .connect_with(options)
+        .connect(url)
         .await?;
-    let migrations = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
-    sqlx::migrate::Migrator::new(migrations)
+    sqlx::migrate::Migrator::new(migrations_dir(url))
         .await?
         .run(&pool)
         .await?;
     Ok(pool)
+}
+
+/// What the `Any` driver cannot ask for in a SQLite URL: create the file if it is
+/// missing, and switch the database to WAL, so that readers never wait for a writer (the
+/// journal mode is stored in the file; every later connection uses it). The 5 s busy
+/// timeout is sqlx's default for every connection.
+async fn prepare_sqlite(url: &str) -> Result<(), sqlx::Error> {
+    SqliteConnectOptions::from_str(url)?
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .connect()
+        .await?
+        .close()
+        .await
 }
 
 /// Why a write failed, in the service's terms.
@@ -50,9 +87,9 @@ impl From<sqlx::Error> for WriteError {
     }
 }
 
-pub async fn insert(pool: &SqlitePool, note: &NewNote) -> Result<Note, WriteError> {
+pub async fn insert(pool: &AnyPool, note: &NewNote) -> Result<Note, WriteError> {
     Ok(sqlx::query_as::<_, Note>(
-        "INSERT INTO notes (title, body, tags) VALUES (?, ?, ?) RETURNING id, title, body, tags, version",
+        "INSERT INTO notes (title, body, tags) VALUES ($1, $2, $3) RETURNING id, title, body, tags, version",
     )
     .bind(&note.title)
     .bind(&note.body)
@@ -61,16 +98,16 @@ pub async fn insert(pool: &SqlitePool, note: &NewNote) -> Result<Note, WriteErro
     .await?)
 }
 
-pub async fn get(pool: &SqlitePool, id: i64) -> Result<Option<Note>, sqlx::Error> {
-    sqlx::query_as::<_, Note>("SELECT id, title, body, tags, version FROM notes WHERE id = ?")
+pub async fn get(pool: &AnyPool, id: i64) -> Result<Option<Note>, sqlx::Error> {
+    sqlx::query_as::<_, Note>("SELECT id, title, body, tags, version FROM notes WHERE id = $1")
         .bind(id)
         .fetch_optional(pool)
         .await
 }
 
-pub async fn list(pool: &SqlitePool, after: i64, limit: u32) -> Result<Vec<Note>, sqlx::Error> {
+pub async fn list(pool: &AnyPool, after: i64, limit: u32) -> Result<Vec<Note>, sqlx::Error> {
     sqlx::query_as::<_, Note>(
-        "SELECT id, title, body, tags, version FROM notes WHERE id > ? ORDER BY id LIMIT ?",
+        "SELECT id, title, body, tags, version FROM notes WHERE id > $1 ORDER BY id LIMIT $2",
     )
     .bind(after)
     .bind(i64::from(limit))
@@ -80,9 +117,9 @@ pub async fn list(pool: &SqlitePool, after: i64, limit: u32) -> Result<Vec<Note>
 
 /// Compare-and-swap on `version`: the update applies only if nobody updated the note
 /// since the caller read it.
-pub async fn update(pool: &SqlitePool, id: i64, update: &UpdateNote) -> Result<Note, WriteError> {
+pub async fn update(pool: &AnyPool, id: i64, update: &UpdateNote) -> Result<Note, WriteError> {
     let updated = sqlx::query_as::<_, Note>(
-        "UPDATE notes SET title = ?, body = ?, version = version + 1 WHERE id = ? AND version = ? \
+        "UPDATE notes SET title = $1, body = $2, version = version + 1 WHERE id = $3 AND version = $4 \
          RETURNING id, title, body, tags, version",
     )
     .bind(&update.title)
@@ -102,8 +139,8 @@ pub async fn update(pool: &SqlitePool, id: i64, update: &UpdateNote) -> Result<N
     }
 }
 
-pub async fn delete(pool: &SqlitePool, id: i64) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query("DELETE FROM notes WHERE id = ?")
+pub async fn delete(pool: &AnyPool, id: i64) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query("DELETE FROM notes WHERE id = $1")
         .bind(id)
         .execute(pool)
         .await?;

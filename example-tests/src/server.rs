@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
-use sqlx::SqlitePool;
+use sqlx::AnyPool;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -21,9 +21,10 @@ use crate::model::{ApiError, NewNote, Page, UpdateNote, MAX_PAGE, MAX_SLOW_MS, M
 /// Where the server keeps its data.
 #[derive(Debug, Clone, Default)]
 pub struct ServerConfig {
-    /// A SQLite URL such as `sqlite:///tmp/notes.db`. `None`: a fresh database file in
-    /// a temporary directory, deleted when the server stops. [`ServerConfig::from_env`]
-    /// reads it from `DATABASE_URL`.
+    /// A database URL: SQLite (`sqlite:///tmp/notes.db`, created if missing) or
+    /// PostgreSQL (`postgres://user@host/db`, which must exist). `None`: a fresh SQLite
+    /// file in a temporary directory, deleted when the server stops.
+    /// [`ServerConfig::from_env`] reads it from `DATABASE_URL`.
     pub database_url: Option<String>,
 }
 
@@ -41,7 +42,10 @@ pub struct Server {
     /// The loopback address it listens on.
     pub addr: SocketAddr,
     /// Its database pool (tests may inspect the database directly).
-    pub pool: SqlitePool,
+    pub pool: AnyPool,
+    /// The URL of its database (the temporary file's, by default), for tests that
+    /// open connections of their own.
+    pub database_url: String,
     shutdown: Mutex<Option<oneshot::Sender<()>>>,
     task: Mutex<Option<JoinHandle<std::io::Result<()>>>>,
     _tempdir: Option<tempfile::TempDir>,
@@ -78,6 +82,7 @@ impl Server {
         Ok(Server {
             addr,
             pool,
+            database_url: url,
             shutdown: Mutex::new(Some(tx)),
             task: Mutex::new(Some(task)),
             _tempdir: tempdir,
@@ -114,7 +119,7 @@ impl Server {
 }
 
 /// The service's routes.
-pub fn router(pool: SqlitePool) -> Router {
+pub fn router(pool: AnyPool) -> Router {
     Router::new()
         .route("/health", get(|| async { "ok" }))
         .route("/notes", get(list_notes).post(create_note))
@@ -180,7 +185,7 @@ fn id_from(path: Result<Path<i64>, PathRejection>) -> Result<i64, Error> {
 }
 
 async fn create_note(
-    State(pool): State<SqlitePool>,
+    State(pool): State<AnyPool>,
     body: Result<Json<NewNote>, JsonRejection>,
 ) -> Result<(StatusCode, Json<crate::Note>), Error> {
     let Json(note) = body.map_err(|e| bad_request(e.body_text()))?;
@@ -190,7 +195,7 @@ async fn create_note(
 }
 
 async fn get_note(
-    State(pool): State<SqlitePool>,
+    State(pool): State<AnyPool>,
     id: Result<Path<i64>, PathRejection>,
 ) -> Result<Json<crate::Note>, Error> {
     let id = id_from(id)?;
@@ -207,7 +212,7 @@ struct ListParams {
 }
 
 async fn list_notes(
-    State(pool): State<SqlitePool>,
+    State(pool): State<AnyPool>,
     params: Result<Query<ListParams>, QueryRejection>,
 ) -> Result<Json<Page>, Error> {
     let Query(params) = params.map_err(|e| bad_request(e.body_text()))?;
@@ -227,7 +232,7 @@ async fn list_notes(
 }
 
 async fn update_note(
-    State(pool): State<SqlitePool>,
+    State(pool): State<AnyPool>,
     id: Result<Path<i64>, PathRejection>,
     body: Result<Json<UpdateNote>, JsonRejection>,
 ) -> Result<Json<crate::Note>, Error> {
@@ -238,7 +243,7 @@ async fn update_note(
 }
 
 async fn delete_note(
-    State(pool): State<SqlitePool>,
+    State(pool): State<AnyPool>,
     id: Result<Path<i64>, PathRejection>,
 ) -> Result<StatusCode, Error> {
     let id = id_from(id)?;

@@ -101,7 +101,7 @@ fn tags_are_stored() -> Result<(), ApiError> {
 fn the_database_pool_sees_what_the_api_wrote() {
     let note = create(&unique("pool"));
     let (title, version): (String, i64) = await_(
-        sqlx::query_as("SELECT title, version FROM notes WHERE id = ?")
+        sqlx::query_as("SELECT title, version FROM notes WHERE id = $1")
             .bind(note.id)
             .fetch_one(&*pool()),
     )

@@ -12,7 +12,7 @@ use portaltest::await_;
 //     async fn server() -> Server { Server::start(ServerConfig::from_env()).await.unwrap() }
 //     async fn stop_server(server: &Server) { server.stop().await }
 //     #[fixture] async fn client() -> Client { Client::new(server().url()) }
-//     #[fixture] async fn pool() -> SqlitePool { server().pool.clone() }
+//     #[fixture] async fn pool() -> AnyPool { server().pool.clone() }
 //
 // replace the `static OnceCell`, the background runtime thread and the per-test clients
 // and pools of the #[tokio::test] version.
@@ -51,7 +51,7 @@ fn duplicate_title_is_409() {
 fn the_database_has_the_row() {
     let note = await_(client().create(&new_note("portaltest: in the database"))).unwrap();
     let (count,): (i64,) = await_(
-        sqlx::query_as("SELECT COUNT(*) FROM notes WHERE id = ?")
+        sqlx::query_as("SELECT COUNT(*) FROM notes WHERE id = $1")
             .bind(note.id)
             .fetch_one(&*pool()),
     )

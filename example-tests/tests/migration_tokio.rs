@@ -12,6 +12,9 @@
 //! own client, and open a separate database connection for direct checks. It works, but
 //! the server is never shut down (no teardown can run: the thread is never joined), its
 //! database is never cleaned up, and every test pays for new connections.
+//!
+//! Both use SQLite files of their own and ignore `DATABASE_URL`: the titles below are
+//! fixed, which only a fresh database per process tolerates.
 
 use std::sync::LazyLock;
 
@@ -151,7 +154,7 @@ async fn the_database_has_the_row() {
     let pool = example_tests::db::connect(&SHARED.database_url)
         .await
         .unwrap();
-    let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM notes WHERE id = ?")
+    let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM notes WHERE id = $1")
         .bind(note.id)
         .fetch_one(&pool)
         .await

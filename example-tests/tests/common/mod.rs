@@ -3,17 +3,20 @@
 //! ones it uses, once, on first use.
 
 // Each target uses only some of them.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 
 use example_tests::{Client, Server, ServerConfig};
 use portaltest::fixture;
-use sqlx::SqlitePool;
+use sqlx::AnyPool;
 
-/// The service, on a loopback port, with a temporary database (or `DATABASE_URL`),
-/// shut down gracefully after the last test.
+mod isolated;
+pub use isolated::isolated;
+
+/// The service, on a loopback port, with a temporary SQLite database (or `DATABASE_URL`:
+/// `sqlite://...` or `postgres://...`), shut down gracefully after the last test.
 #[fixture(teardown = stop_server)]
 pub async fn server() -> Server {
     Server::start(ServerConfig::from_env())
@@ -27,7 +30,7 @@ async fn stop_server(server: &Server) {
 
 /// The server's database pool, for checking what the API wrote.
 #[fixture]
-pub async fn pool() -> SqlitePool {
+pub async fn pool() -> AnyPool {
     server().pool.clone()
 }
 
