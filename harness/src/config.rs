@@ -9,8 +9,9 @@ use libtest_mimic::{Arguments, FormatSetting};
 
 use crate::partition::{Partition, SYNTAX as PARTITION_SYNTAX};
 use crate::{
-    parse_duration, BLOCKING_WARN_ENV, GRACE_ENV, IN_PROCESS_ENV, JOBS_ENV, PARTITION_ENV,
-    SLOWEST_ENV, SLOW_NOTICE_ENV, TEARDOWN_TIMEOUT_ENV, TIMEOUT_ENV, TRACING_ENV,
+    parse_duration, BLOCKING_WARN_ENV, GRACE_ENV, IN_PROCESS_ENV, JOBS_ENV, JUNIT_ENV,
+    PARTITION_ENV, RETRIES_ENV, SLOWEST_ENV, SLOW_NOTICE_ENV, TEARDOWN_TIMEOUT_ENV, TIMEOUT_ENV,
+    TRACING_ENV,
 };
 
 /// Default for [`GRACE_ENV`](crate::GRACE_ENV).
@@ -61,6 +62,14 @@ pub(crate) const ENV_VARS: &[(&str, &str)] = &[
     (
         SLOWEST_ENV,
         "after the summary, list the N slowest tests with their times (default 0 = no list)",
+    ),
+    (
+        RETRIES_ENV,
+        "run a failing test up to N more times; one that passes then is reported flaky (default 0)",
+    ),
+    (
+        JUNIT_ENV,
+        "also write a JUnit XML report of the run to this file",
     ),
     (
         JOBS_ENV,
@@ -127,6 +136,10 @@ pub(crate) struct EnvConfig {
     pub slow_notice: Option<Duration>,
     /// How many of the slowest tests to list after the summary (`None`: no list).
     pub slowest: Option<usize>,
+    /// [`RETRIES_ENV`]: how many more times a failing test runs.
+    pub retries: u32,
+    /// [`JUNIT_ENV`]: where to write the JUnit report.
+    pub junit: Option<std::path::PathBuf>,
     /// [`JOBS_ENV`]: how many worker processes (`None`: one).
     pub jobs: Option<usize>,
     /// [`IN_PROCESS_ENV`]: run in this process.
@@ -184,6 +197,10 @@ impl EnvConfig {
         let notice_text = get(SLOW_NOTICE_ENV);
         let slowest_text = get(SLOWEST_ENV);
         let jobs_text = get(JOBS_ENV);
+        let retries_text = get(RETRIES_ENV);
+        let junit = lookup(JUNIT_ENV)
+            .filter(|v| !v.is_empty())
+            .map(std::path::PathBuf::from);
         let in_process_text = get(IN_PROCESS_ENV);
         let grace_text = get(GRACE_ENV);
         let teardown_text = get(TEARDOWN_TIMEOUT_ENV);
@@ -312,6 +329,18 @@ impl EnvConfig {
                 }
             },
         };
+        let retries = match retries_text.as_deref().map(str::trim) {
+            None | Some("") => 0,
+            Some(text) => match text.parse::<u32>() {
+                Ok(n) if n <= 100 => n,
+                _ => {
+                    errors.push(format!(
+                        "{RETRIES_ENV}={text:?} is not a number of retries from 0 to 100"
+                    ));
+                    0
+                }
+            },
+        };
         let in_process = match in_process_text.as_deref().map(str::trim) {
             None | Some("") | Some("0") | Some("false") | Some("off") => false,
             Some("1") | Some("true") | Some("on") => true,
@@ -370,6 +399,8 @@ impl EnvConfig {
             partition,
             slow_notice,
             slowest,
+            retries,
+            junit,
             jobs,
             in_process,
             grace,
@@ -389,6 +420,8 @@ pub(crate) struct Cli {
     /// `--report-time`: each result shows the test's time, as libtest's (which takes it
     /// only with `-Z unstable-options`; here it needs no such flag).
     pub report_time: bool,
+    /// `--format junit`: the JUnit XML report on stdout, instead of the results.
+    pub junit: bool,
 }
 
 /// Options of libtest-mimic's [`Arguments`] that take a value.
@@ -418,12 +451,25 @@ impl Cli {
         let mut positional_only = false;
         let mut partition = None;
         let mut report_time = false;
+        let mut junit = false;
         while let Some(arg) = argv.next() {
             let text = arg.to_string_lossy().into_owned();
             if positional_only || !text.starts_with('-') || text == "-" {
                 filters.push(text);
             } else if text == "--" {
                 positional_only = true;
+            } else if text == "--format=junit" {
+                junit = true;
+            } else if text == "--format" {
+                // libtest's `junit` is not libtest-mimic's; the others are.
+                match argv.next() {
+                    Some(value) if value == "junit" => junit = true,
+                    Some(value) => {
+                        rest.push(arg);
+                        rest.push(value);
+                    }
+                    None => rest.push(arg),
+                }
             } else if text == "--report-time" {
                 report_time = true;
             } else if text == "--partition" || text.starts_with("--partition=") {
@@ -462,6 +508,7 @@ impl Cli {
             filters,
             partition,
             report_time,
+            junit,
         })
     }
 

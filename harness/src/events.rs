@@ -39,6 +39,13 @@ pub(crate) enum Event {
         note: Option<String>,
         took: Duration,
     },
+    /// An attempt of `slot`'s test failed and it runs again (retries); its output so far
+    /// and `note` belong to that attempt.
+    Retry {
+        slot: u32,
+        note: Option<String>,
+        took: Duration,
+    },
     /// libtest's notice: `slot`'s test has been running for `after` (no time limit).
     SlowNotice { slot: u32, after: Duration },
     /// Fixture `name` is being set up on behalf of `slot`'s test (its first user).
@@ -183,6 +190,9 @@ impl Event {
             Event::Stray { bytes } => Put::new(10).bytes(bytes),
             Event::Warn { text } => Put::new(11).bytes(text.as_bytes()),
             Event::Done => Put::new(12),
+            Event::Retry { slot, note, took } => {
+                Put::new(13).u32(*slot).opt(note).u64(micros(*took))
+            }
         };
         p.finish(out)
     }
@@ -232,6 +242,11 @@ impl Event {
             10 => Event::Stray { bytes: g.bytes()? },
             11 => Event::Warn { text: g.string()? },
             12 => Event::Done,
+            13 => Event::Retry {
+                slot: g.u32()?,
+                note: g.opt()?,
+                took: g.duration()?,
+            },
             _ => return None,
         };
         g.0.is_empty().then_some(event)
@@ -343,6 +358,11 @@ mod tests {
             },
             Event::Stray { bytes: vec![] },
             Event::Warn { text: "w".into() },
+            Event::Retry {
+                slot: 2,
+                note: Some("try".into()),
+                took: Duration::from_millis(5),
+            },
             Event::Done,
         ];
         let mut wire = Vec::new();

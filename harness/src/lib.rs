@@ -341,6 +341,7 @@ mod events;
 mod exit_guard;
 mod fixture;
 mod isolated;
+mod junit;
 mod leftovers;
 mod logging;
 mod panics;
@@ -569,6 +570,26 @@ pub const SLOW_NOTICE_ENV: &str = "PORTALTEST_SLOW_NOTICE_MS";
 /// std::env::set_var(portaltest::SLOWEST_ENV, "10"); // usually set by CI instead
 /// ```
 pub const SLOWEST_ENV: &str = "PORTALTEST_SLOWEST";
+
+/// The environment variable that runs a failing test up to `N` more times, each time in
+/// a fresh portal (default `0`); `#[portaltest::test(retries = N)]` overrides it for one
+/// test. A test that passes on a retry is reported as flaky (in every output format and
+/// the JUnit report); one that fails every time fails.
+///
+/// ```no_run
+/// std::env::set_var(portaltest::RETRIES_ENV, "2"); // usually set by CI instead
+/// ```
+pub const RETRIES_ENV: &str = "PORTALTEST_RETRIES";
+
+/// The environment variable that names a file to write a JUnit XML report of the run to,
+/// while the console shows the usual output (`--format junit` writes the report to
+/// stdout instead). One `testcase` per test, with its time, failure message, captured
+/// output and flaky retries, as cargo-nextest writes it.
+///
+/// ```no_run
+/// std::env::set_var(portaltest::JUNIT_ENV, "target/junit.xml"); // usually set by CI
+/// ```
+pub const JUNIT_ENV: &str = "PORTALTEST_JUNIT";
 
 /// The environment variable that runs the tests in `N` worker processes at once
 /// (`auto`: one per available core), each with its own runtime and its own fixtures;

@@ -17,6 +17,9 @@ pub(crate) enum Outcome {
     Passed,
     Failed,
     Ignored(Option<&'static str>),
+    /// Passed on a retry, on this try (pretty: `ok (flaky: passed on try 2)`; JSON:
+    /// `ok` with `"flaky": true`).
+    Flaky(usize),
     /// Cancelled because the run was interrupted (Ctrl-C, SIGTERM): neither passed nor
     /// failed. JSON has no such event: it says `failed`, with the reason as output.
     Interrupted,
@@ -180,7 +183,7 @@ impl Printer {
             .unwrap_or_default();
         if let Some(log) = &mut self.log {
             let result = match outcome {
-                Outcome::Passed => "ok".to_string(),
+                Outcome::Passed | Outcome::Flaky(_) => "ok".to_string(),
                 Outcome::Failed => "failed".to_string(),
                 Outcome::Ignored(None) => "ignored".to_string(),
                 Outcome::Ignored(Some(reason)) => format!("ignored: {reason}"),
@@ -196,7 +199,7 @@ impl Printer {
             }
             FormatSetting::Terse => {
                 let (c, color) = match outcome {
-                    Outcome::Passed => (".", GREEN),
+                    Outcome::Passed | Outcome::Flaky(_) => (".", GREEN),
                     Outcome::Failed => ("F", RED),
                     Outcome::Ignored(_) => ("i", YELLOW),
                     Outcome::Interrupted => ("I", YELLOW),
@@ -211,6 +214,9 @@ impl Printer {
                     .unwrap_or_default();
                 let (event, extra) = match outcome {
                     Outcome::Passed => ("ok", String::new()),
+                    Outcome::Flaky(tries) => {
+                        ("ok", format!(r#", "flaky": true, "tries": {tries}"#))
+                    }
                     Outcome::Failed | Outcome::Interrupted => (
                         "failed",
                         format!(
@@ -259,6 +265,11 @@ impl Printer {
     fn outcome_text(&self, outcome: &Outcome) -> String {
         match outcome {
             Outcome::Passed => self.paint(GREEN, "ok"),
+            Outcome::Flaky(tries) => format!(
+                "{} {}",
+                self.paint(GREEN, "ok"),
+                self.paint(YELLOW, &format!("(flaky: passed on try {tries})"))
+            ),
             Outcome::Failed => self.paint(RED, "FAILED"),
             Outcome::Ignored(None) => self.paint(YELLOW, "ignored"),
             Outcome::Ignored(Some(reason)) => self.paint(YELLOW, &format!("ignored, {reason}")),
@@ -358,6 +369,28 @@ impl Printer {
             let _ = writeln!(self.out, "    {:>width$}  {name}", fmt_time(*time));
         }
         let _ = writeln!(self.out);
+    }
+
+    /// The tests that passed only on a retry (pretty and terse formats; JSON marks each
+    /// result), after the failures.
+    pub(crate) fn flaky(&mut self, flaky: &[(String, usize)]) {
+        if self.format == FormatSetting::Json || flaky.is_empty() {
+            return;
+        }
+        if std::mem::take(&mut self.mid_line) {
+            let _ = writeln!(self.out);
+        }
+        let _ = writeln!(self.out);
+        let _ = writeln!(self.out, "flaky (passed on a retry):");
+        for (name, tries) in flaky {
+            let _ = writeln!(self.out, "    {name} (passed on try {tries})");
+        }
+        let _ = self.out.flush();
+    }
+
+    /// Sends the results nowhere (`--format junit`: stdout gets the XML report).
+    pub(crate) fn silence(&mut self) {
+        self.out = Box::new(std::io::sink());
     }
 
     /// After an interrupt (pretty and terse formats; JSON has the cancelled tests as

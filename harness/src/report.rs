@@ -7,7 +7,63 @@ use std::io::Write;
 use std::time::{Duration, Instant};
 
 use crate::events::{Event, Verdict};
+use crate::junit;
 use crate::printer::{Counts, Outcome, Printer};
+
+/// A failed attempt of a test that ran again (retries).
+pub(crate) struct Attempt {
+    pub(crate) output: Vec<u8>,
+    pub(crate) note: Option<String>,
+    pub(crate) took: Option<Duration>,
+}
+
+/// Where the JUnit report goes, and what it will hold.
+pub(crate) struct Junit {
+    /// The test binary's name (the report's suite).
+    pub(crate) suite: String,
+    /// `None`: stdout (`--format junit`).
+    pub(crate) path: Option<std::path::PathBuf>,
+    cases: Vec<junit::Case>,
+}
+
+impl Junit {
+    pub(crate) fn new(suite: String, path: Option<std::path::PathBuf>) -> Junit {
+        Junit {
+            suite,
+            path,
+            cases: Vec::new(),
+        }
+    }
+}
+
+/// The short reason a test failed, for the JUnit `message`: the note's first line, else
+/// the panic message (the line after `thread '..' panicked at ..:`).
+fn failure_message(output: &[u8], note: Option<&str>) -> String {
+    if let Some(line) = note.and_then(|n| n.lines().find(|l| !l.trim().is_empty())) {
+        return line.trim().to_string();
+    }
+    let text = String::from_utf8_lossy(output);
+    let mut lines = text.lines();
+    while let Some(line) = lines.next() {
+        if line.starts_with("thread '") && line.contains("panicked") {
+            if let Some(msg) = lines.find(|l| !l.trim().is_empty()) {
+                return msg.trim().to_string();
+            }
+        }
+    }
+    "failed".to_string()
+}
+
+fn with_note(mut output: Vec<u8>, note: Option<&str>) -> Vec<u8> {
+    if let Some(note) = note {
+        if !output.is_empty() && !output.ends_with(b"\n") {
+            output.push(b'\n');
+        }
+        output.extend_from_slice(note.as_bytes());
+        output.push(b'\n');
+    }
+    output
+}
 
 type Outputs = Vec<(String, Vec<u8>)>;
 
@@ -28,6 +84,9 @@ pub(crate) struct Report {
     run_errors: Outputs,
     /// Tests cancelled by an interrupt.
     cancelled: Vec<String>,
+    /// Tests that passed on a retry: name, tries.
+    flaky: Vec<(String, usize)>,
+    junit: Option<Junit>,
     /// Ids whose start was reported (a test run again after a worker died starts once).
     started_ids: Vec<bool>,
     real_stderr: Box<dyn Write>,
@@ -52,9 +111,16 @@ impl Report {
             run_errors: Vec::new(),
             cancelled: Vec::new(),
             started_ids: Vec::new(),
+            flaky: Vec::new(),
+            junit: None,
             real_stderr,
             started: Instant::now(),
         }
+    }
+
+    /// Also writes a JUnit report at the end.
+    pub(crate) fn set_junit(&mut self, junit: Junit) {
+        self.junit = Some(junit);
     }
 
     pub(crate) fn name(&self, id: u32) -> &str {
@@ -72,6 +138,17 @@ impl Report {
         self.printer
             .outcome(&name, &Outcome::Ignored(reason), &[], None);
         self.counts.ignored += 1;
+        if let Some(junit) = &mut self.junit {
+            junit.cases.push(junit::Case {
+                name,
+                time: None,
+                status: junit::Status::Ignored {
+                    reason: reason.map(str::to_string),
+                },
+                output: Vec::new(),
+                earlier: Vec::new(),
+            });
+        }
     }
 
     pub(crate) fn started(&mut self, id: u32) {
@@ -86,24 +163,55 @@ impl Report {
         self.printer.started(&name);
     }
 
-    /// A test's result; `note` (why it failed) goes below its output.
+    /// A test's result; `note` (why it failed) goes below its output; `earlier`: its
+    /// failed attempts before this one (retries).
     pub(crate) fn finished(
         &mut self,
         id: u32,
         verdict: Verdict,
-        mut output: Vec<u8>,
+        output: Vec<u8>,
         note: Option<&str>,
         took: Option<Duration>,
+        earlier: Vec<Attempt>,
     ) {
         let name = self.name(id).to_string();
-        if let Some(note) = note {
-            if !output.is_empty() && !output.ends_with(b"\n") {
-                output.push(b'\n');
-            }
-            output.extend_from_slice(note.as_bytes());
-            output.push(b'\n');
+        let tries = earlier.len() + 1;
+        if let Some(junit) = &mut self.junit {
+            junit.cases.push(junit::Case {
+                name: name.clone(),
+                time: took,
+                status: match verdict {
+                    Verdict::Passed => junit::Status::Passed,
+                    Verdict::Failed | Verdict::Interrupted => junit::Status::Failed {
+                        message: failure_message(&output, note),
+                    },
+                },
+                output: with_note(output.clone(), note),
+                earlier: earlier
+                    .iter()
+                    .map(|a| junit::Attempt {
+                        time: a.took,
+                        message: failure_message(&a.output, a.note.as_deref()),
+                        output: with_note(a.output.clone(), a.note.as_deref()),
+                    })
+                    .collect(),
+            });
         }
+        let mut shown = Vec::new();
+        if verdict == Verdict::Failed {
+            // Every try's output, in order.
+            for (i, a) in earlier.iter().enumerate() {
+                shown.extend_from_slice(format!("---- try {} of {tries} ----\n", i + 1).as_bytes());
+                shown = with_note([shown, a.output.clone()].concat(), a.note.as_deref());
+            }
+            if !earlier.is_empty() {
+                shown.extend_from_slice(format!("---- try {tries} of {tries} ----\n").as_bytes());
+            }
+        }
+        shown.extend_from_slice(&output);
+        let output = with_note(shown, note);
         let outcome = match verdict {
+            Verdict::Passed if tries > 1 => Outcome::Flaky(tries),
             Verdict::Passed => Outcome::Passed,
             Verdict::Failed => Outcome::Failed,
             Verdict::Interrupted => Outcome::Interrupted,
@@ -112,6 +220,9 @@ impl Report {
         match verdict {
             Verdict::Passed => {
                 self.counts.passed += 1;
+                if tries > 1 {
+                    self.flaky.push((name.clone(), tries));
+                }
                 if self.show_output {
                     self.successes.push((name, output));
                 }
@@ -173,11 +284,12 @@ impl Report {
         self.printer.outputs("failures", &self.failures);
         self.printer.run_errors(&self.run_errors);
         if self.printer.is_json() {
-            for (what, output) in std::mem::take(&mut self.run_errors) {
+            for (what, output) in self.run_errors.clone() {
                 let text = format!("---- {what} ----\n{}", String::from_utf8_lossy(&output));
                 self.warn(&text);
             }
         }
+        self.printer.flaky(&self.flaky);
         if let Some((signal, mut not_run)) = interrupt {
             self.cancelled.sort();
             not_run.sort();
@@ -187,7 +299,29 @@ impl Report {
             filtered_out,
             ..self.counts
         };
-        self.printer.summary(counts, failed, self.started.elapsed());
+        let elapsed = self.started.elapsed();
+        self.printer.summary(counts, failed, elapsed);
+        if let Some(j) = self.junit.take() {
+            let mut xml = Vec::new();
+            let written = junit::write(&j.suite, &j.cases, &self.run_errors, elapsed, &mut xml)
+                .and_then(|()| match &j.path {
+                    Some(path) => std::fs::write(path, &xml),
+                    None => {
+                        let mut out = std::io::stdout().lock();
+                        out.write_all(&xml).and_then(|()| out.flush())
+                    }
+                });
+            if let Err(err) = written {
+                let whither = match &j.path {
+                    Some(p) => p.display().to_string(),
+                    None => "stdout".into(),
+                };
+                self.warn(&format!(
+                    "portaltest: error: cannot write the JUnit report to {whither}: {err}"
+                ));
+                return true;
+            }
+        }
         failed
     }
 }
@@ -230,6 +364,8 @@ struct Slot {
     output: Vec<u8>,
     started: Instant,
     finished: bool,
+    /// Failed attempts so far (retries).
+    earlier: Vec<Attempt>,
 }
 
 /// One worker's slots as its events tell them, turning them into results for the
@@ -280,9 +416,20 @@ impl Tracker {
                     if let (Holder::Test(id), false) = (s.holder.clone(), s.finished) {
                         s.finished = true;
                         let output = std::mem::take(&mut s.output);
+                        let earlier = std::mem::take(&mut s.earlier);
                         self.done.push(id);
-                        report.finished(id, verdict, output, note.as_deref(), Some(took));
+                        report.finished(id, verdict, output, note.as_deref(), Some(took), earlier);
                     }
+                }
+            }
+            Event::Retry { slot, note, took } => {
+                if let Some(s) = self.slot_mut(slot) {
+                    let output = std::mem::take(&mut s.output);
+                    s.earlier.push(Attempt {
+                        output,
+                        note,
+                        took: Some(took),
+                    });
                 }
             }
             Event::SlowNotice { slot, after } => {
@@ -328,6 +475,7 @@ impl Tracker {
             output: Vec::new(),
             started: Instant::now(),
             finished: false,
+            earlier: Vec::new(),
         });
     }
 
@@ -348,14 +496,17 @@ impl Tracker {
         })
     }
 
-    /// Takes what `slot` wrote so far and marks it finished.
-    pub(crate) fn take_output(&mut self, slot: u32) -> Vec<u8> {
+    /// Takes what `slot` wrote so far (and its failed attempts) and marks it finished.
+    pub(crate) fn take_output(&mut self, slot: u32) -> (Vec<u8>, Vec<Attempt>) {
         match self.slot_mut(slot) {
             Some(s) => {
                 s.finished = true;
-                std::mem::take(&mut s.output)
+                (
+                    std::mem::take(&mut s.output),
+                    std::mem::take(&mut s.earlier),
+                )
             }
-            None => Vec::new(),
+            None => (Vec::new(), Vec::new()),
         }
     }
 

@@ -129,6 +129,7 @@ pub(crate) fn run_with_args(mut args: Arguments) -> ExitCode {
         filters,
         partition: None,
         report_time: false,
+        junit: false,
     })
 }
 
@@ -200,16 +201,61 @@ fn run_cli(cli: Cli) -> ExitCode {
     }
     // The supervisor's printer writes to this process's stdout: nothing is captured
     // here (the workers' output is).
-    let mut printer = Printer::stdout(args);
-    printer.set_log(logfile);
-    printer.set_timing(cli.report_time, env.slowest);
-    let report = Report::new(
+    let printer = Printer::stdout(args);
+    let report = make_report(
+        &cli,
+        &env,
         printer,
+        logfile,
         names,
-        args.show_output,
         Box::new(std::io::stderr()),
     );
-    crate::supervisor::run(&cli, env, plan, report)
+    #[cfg(unix)]
+    {
+        crate::supervisor::run(&cli, env, plan, report)
+    }
+    #[cfg(not(unix))]
+    unreachable!("runs are in one process without unix")
+}
+
+/// The report of the run: results to `printer` (and the log file), the JUnit report
+/// where it was asked for.
+fn make_report(
+    cli: &Cli,
+    env: &EnvConfig,
+    mut printer: Printer,
+    logfile: Option<std::fs::File>,
+    names: Vec<String>,
+    real_stderr: Box<dyn Write>,
+) -> Report {
+    printer.set_log(logfile);
+    printer.set_timing(cli.report_time, env.slowest);
+    if cli.junit {
+        printer.silence();
+    }
+    let mut report = Report::new(printer, names, cli.args.show_output, real_stderr);
+    if cli.junit || env.junit.is_some() {
+        let path = if cli.junit { None } else { env.junit.clone() };
+        report.set_junit(crate::report::Junit::new(suite_name(), path));
+    }
+    report
+}
+
+/// The test target's name: the executable's, without the hash cargo appends
+/// (`api-0123456789abcdef` is `api`).
+fn suite_name() -> String {
+    let exe = std::env::current_exe().ok();
+    let stem = exe
+        .as_deref()
+        .and_then(|p| p.file_stem())
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "tests".into());
+    match stem.rsplit_once('-') {
+        Some((name, hash)) if hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit()) => {
+            name.to_string()
+        }
+        _ => stem,
+    }
 }
 
 /// What to run.
@@ -261,7 +307,7 @@ fn run_in_process(
         }
         capture
     };
-    let (mut printer, real_stderr, watchdog_err): (Printer, Box<dyn Write>, Box<dyn Write + Send>) =
+    let (printer, real_stderr, watchdog_err): (Printer, Box<dyn Write>, Box<dyn Write + Send>) =
         match &capture {
             Some(c) => {
                 let out = c.real_stdout();
@@ -278,9 +324,7 @@ fn run_in_process(
                 Box::new(std::io::stderr()),
             ),
         };
-    printer.set_log(logfile);
-    printer.set_timing(cli.report_time, env.slowest);
-    let mut report = Report::new(printer, names, args.show_output, real_stderr);
+    let mut report = make_report(cli, &env, printer, logfile, names, real_stderr);
     let ids = start_report(&mut report, &plan);
     let sink = Rc::new(crate::report::Direct::new(report));
     let ctx = Rc::new(attribution::Ctx::new(

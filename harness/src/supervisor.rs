@@ -196,6 +196,7 @@ impl Supervisor {
                     Vec::new(),
                     Some("note: no worker process could be started to run this test (see the error above)"),
                     None,
+                    Vec::new(),
                 );
             }
         }
@@ -419,7 +420,7 @@ impl Supervisor {
         // Interrupted: what was in flight was cancelled, not failed.
         if self.interrupted.is_some() {
             for id in in_flight {
-                let (output, took) = match slot_of(&worker.tracker, id) {
+                let ((output, earlier), took) = match slot_of(&worker.tracker, id) {
                     Some((slot, started)) => {
                         (worker.tracker.take_output(slot), Some(started.elapsed()))
                     }
@@ -439,6 +440,7 @@ impl Supervisor {
                         fmt_duration(self.grace)
                     )),
                     took,
+                    earlier,
                 );
             }
             if let Some((slot, _)) = worker.tracker.teardown {
@@ -488,11 +490,11 @@ impl Supervisor {
             self.blameless_deaths += 1;
             if self.blameless_deaths > BLAMELESS_DEATHS {
                 for id in others {
-                    let (output, took) = match slot_of(&worker.tracker, id) {
+                    let ((output, earlier), took) = match slot_of(&worker.tracker, id) {
                         Some((slot, started)) => {
                             (worker.tracker.take_output(slot), Some(started.elapsed()))
                         }
-                        None => (Vec::new(), None),
+                        None => ((Vec::new(), Vec::new()), None),
                     };
                     self.report.finished(
                         id,
@@ -505,6 +507,7 @@ impl Supervisor {
                             self.blameless_deaths
                         )),
                         took,
+                        earlier,
                     );
                 }
             } else {
@@ -512,13 +515,13 @@ impl Supervisor {
             }
             return;
         };
-        let (mut output, took, fixture) = match slot_of(&worker.tracker, culprit) {
+        let ((mut output, earlier), took, fixture) = match slot_of(&worker.tracker, culprit) {
             Some((slot, started)) => (
                 worker.tracker.take_output(slot),
                 Some(started.elapsed()),
                 worker.tracker.setting_up_for(slot).map(str::to_string),
             ),
-            None => (Vec::new(), None, None),
+            None => ((Vec::new(), Vec::new()), None, None),
         };
         output.append(&mut output_tail);
         let name = self.tests[culprit as usize].0.clone();
@@ -559,7 +562,7 @@ impl Supervisor {
             ));
         }
         self.report
-            .finished(culprit, Verdict::Failed, output, Some(&note), took);
+            .finished(culprit, Verdict::Failed, output, Some(&note), took, earlier);
         // A test that blocked while another passed its limit: that one runs again.
         self.requeue(others);
     }
@@ -570,7 +573,7 @@ impl Supervisor {
             Some(Holder::Teardown(name)) => name,
             _ => "?".to_string(),
         };
-        let mut output = worker.tracker.take_output(slot);
+        let (mut output, _) = worker.tracker.take_output(slot);
         output.extend_from_slice(&tail);
         let why = match worker.killed {
             Some(Kill::Teardown) => format!(

@@ -302,11 +302,7 @@ fn a_raised_sigsegv_still_ends_the_process() {
         eprintln!("child: survived the SIGSEGV");
         std::process::exit(0);
     }
-    let (status, stderr) = run_child(
-        "raised",
-        "a_raised_sigsegv_still_ends_the_process",
-        &[],
-    );
+    let (status, stderr) = run_child("raised", "a_raised_sigsegv_still_ends_the_process", &[]);
     assert_eq!(status.signal(), Some(libc::SIGSEGV), "{stderr}");
     assert!(!stderr.contains("survived"), "{stderr}");
 }

@@ -198,6 +198,7 @@ pub(crate) fn run(setup: Setup) {
         env_timeout: env.timeout.clone(),
         slow_notice: env.slow_notice,
         teardown_limit: env.teardown_timeout,
+        retries: env.retries,
         semaphore: Arc::new(Semaphore::new(threads)),
     });
     let ran = std::panic::catch_unwind(AssertUnwindSafe(|| {
@@ -228,9 +229,12 @@ struct RunState {
     slow_notice: Option<Duration>,
     /// How long a fixture's teardown may take.
     teardown_limit: Duration,
+    /// How many more times a failing test runs (`retries = N` overrides it).
+    retries: u32,
     semaphore: Arc<Semaphore>,
 }
 
+#[derive(Debug)]
 struct Verdict {
     ending: Ending,
     note: Option<String>,
@@ -312,15 +316,41 @@ impl RunState {
         }
     }
 
-    /// Runs test `id` in `slot` and sends its result.
+    /// Runs test `id` in `slot` and sends its result; a failing test runs again, in a
+    /// fresh portal, as many times as its retries allow.
     async fn run_one(&self, slot: usize, id: u32, def: &'static TestDef, name: String) {
         self.ctx.sink.send(Event::Started {
             slot: slot as u32,
             id,
         });
-        // The test's time (`--report-time`, PORTALTEST_SLOWEST): from here, its start,
-        // to its verdict, waits and other tests' polls included.
-        let began = Instant::now();
+        let retries = def.retries.unwrap_or(self.retries);
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            // The test's time (`--report-time`, PORTALTEST_SLOWEST): from here, its
+            // start, to its verdict, waits and other tests' polls included.
+            let began = Instant::now();
+            let verdict = self.attempt(slot, def, &name).await;
+            if verdict.ending == Ending::Failed && tries <= retries && !Interrupt::get().is_set() {
+                self.ctx.sink.send(Event::Retry {
+                    slot: slot as u32,
+                    note: verdict.note,
+                    took: began.elapsed(),
+                });
+                continue;
+            }
+            self.ctx.sink.send(Event::Finished {
+                slot: slot as u32,
+                verdict: verdict.ending,
+                note: verdict.note,
+                took: began.elapsed(),
+            });
+            return;
+        }
+    }
+
+    /// One attempt of a test.
+    async fn attempt(&self, slot: usize, def: &'static TestDef, name: &str) -> Verdict {
         // libtest's "has been running for over 60 seconds", for a test that nothing
         // stops (no time limit).
         let notice_at = match (self.limit_of(def).0, self.slow_notice) {
@@ -330,9 +360,9 @@ impl RunState {
         let run = async {
             let fut: Pin<Box<dyn Future<Output = Verdict> + '_>> =
                 if def.isolated || def.start_paused {
-                    Box::pin(self.run_isolated(slot, def, &name))
+                    Box::pin(self.run_isolated(slot, def, name))
                 } else {
-                    Box::pin(self.run_test(slot, def, &name))
+                    Box::pin(self.run_test(slot, def, name))
                 };
             Attributed {
                 slot,
@@ -342,14 +372,7 @@ impl RunState {
             }
             .await
         };
-        let verdict =
-            with_slow_notice(run, notice_at, &*self.ctx.sink, slot, self.slow_notice).await;
-        self.ctx.sink.send(Event::Finished {
-            slot: slot as u32,
-            verdict: verdict.ending,
-            note: verdict.note,
-            took: began.elapsed(),
-        });
+        with_slow_notice(run, notice_at, &*self.ctx.sink, slot, self.slow_notice).await
     }
 
     fn limit_of(&self, def: &TestDef) -> (Option<Duration>, String) {
