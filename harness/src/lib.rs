@@ -102,14 +102,19 @@
 //!   `RUST_BACKTRACE=full` prints them all.
 //! * Under `cargo nextest run` each test runs in its own process, so each process gets
 //!   its own fixtures (created lazily: running one test creates only what it uses).
+//! * The tests run in a *worker process* (the test binary started again) that a
+//!   supervisor watches, so that a test that aborts, crashes, exits or hangs fails
+//!   alone instead of taking the run with it; see [Worker processes](#worker-processes).
 //!
 //! ## Command line
 //!
 //! libtest's: filters (several, `cargo test -- users api`: a test runs if any matches;
 //! with `--exact`, if its whole name is one of them), `--skip`, `--exact`, `--ignored`,
 //! `--include-ignored`, `--list` (`NAME: test` lines, then `N tests, 0 benchmarks`
-//! except in the terse format that cargo-nextest reads), `--format pretty|terse|json`,
-//! `-q`, `--color`, `--test-threads N` (`0` is rejected), `--nocapture`,
+//! except in the terse format that cargo-nextest reads), `--format
+//! pretty|terse|json|junit` (see [JUnit reports](#junit-reports)),
+//! `-q`, `--color`, `--test-threads N` (`0` is rejected; per worker process),
+//! `--nocapture`,
 //! `--show-output`, `--logfile PATH` (a line per result: `ok NAME`, `failed NAME`,
 //! `ignored NAME`), `--report-time` (see [Timings](#timings); libtest takes it only on
 //! nightly with `-Z unstable-options`, portaltest always).
@@ -130,6 +135,65 @@
 //! `test NAME has been running for over 60 seconds`: once, on a line of its own among
 //! the results (in the terse format too; not in the JSON stream). Nothing is stopped.
 //! [`SLOW_NOTICE_ENV`] changes the 60 s.
+//!
+//! ## Worker processes
+//!
+//! A run that executes tests starts the test binary again as a worker process and
+//! supervises it. The worker is the run described above (one runtime, tests
+//! interleaved, fixtures shared); it streams each test's start, output and result to
+//! the supervisor, which prints them as libtest would. Because the supervisor outlives
+//! the worker, nothing a test does to its process loses a result:
+//!
+//! * **A worker that dies** (`abort`, a signal such as SIGSEGV, `process::exit` with
+//!   any code, a portal's stack overflow): the test it was running fails with the
+//!   cause (`the worker process was killed by signal 6 (SIGABRT) while this test was
+//!   running`) and the output it had captured; the tests in flight beside it run again
+//!   in a fresh worker and are reported once, normally. A crash while a fixture is
+//!   being set up fails the test it was set up for and marks the fixture broken: the
+//!   tests that use it later fail naming it, rather than crash worker after worker.
+//! * **Hangs**: a test past its time limit is cancelled when it next yields; one that
+//!   does not yield (it blocks the runtime thread) within the grace period,
+//!   [`GRACE_ENV`] (default 5 s), gets its worker killed and is reported as timed out
+//!   and blocking; the others go on in a fresh worker. A fixture's teardown has a
+//!   limit too ([`TEARDOWN_TIMEOUT_ENV`], default 30 s): past it the teardown is
+//!   cancelled, and past it plus the grace the worker is killed; either fails the run.
+//! * **Ctrl-C and SIGTERM** (to the whole process group, as a terminal sends them, or
+//!   to the test binary alone): no test starts any more, the running ones are cancelled
+//!   (their stacks unwind, their `guard`s run), the fixtures are torn down; the results
+//!   so far are printed, then the cancelled and never-started tests by name, and the
+//!   exit code is 130 (SIGINT) or 143 (SIGTERM). A worker that has not finished within
+//!   the grace period is killed; a second Ctrl-C kills at once.
+//! * **All cores**: [`JOBS_ENV`] `=N` (or `auto`: one per core) runs `N` workers that
+//!   take tests from one queue as they free up, each on its own runtime with its own
+//!   fixtures (created lazily, torn down per worker). The default is one worker: one
+//!   shared async context, as the rest of these docs assume. `--test-threads` caps the
+//!   tests in flight in each worker. The output is the same as with one worker.
+//!
+//! What stays in one process: `--list`, and a run of a single test selected with
+//! `--exact` (what cargo-nextest does for each test, so it starts in milliseconds).
+//! For a debugger or a profiler, which should see the tests in the process it
+//! started, set [`IN_PROCESS_ENV`]: `PORTALTEST_IN_PROCESS=1 gdb --args
+//! target/debug/deps/api-... users::creates_user` (or `--exact NAME` alone). In one
+//! process a crash ends the run as it does under libtest, and Ctrl-C ends it at once.
+//!
+//! ## Retries and flaky tests
+//!
+//! [`RETRIES_ENV`] `=N` runs a failing test up to `N` more times, each time in a fresh
+//! portal in the same worker; `#[portaltest::test(retries = N)]` sets it for one test.
+//! A test that passes on a retry is *flaky*: `test NAME ... ok (flaky: passed on try
+//! 2)`, a list of the flaky tests after the failures, `"flaky": true` in JSON, a
+//! `flakyFailure` per failed try in the JUnit report. A test that fails every try
+//! fails, with every try's output. Cancellations and crashes are not retried.
+//!
+//! ## JUnit reports
+//!
+//! `--format junit` writes a JUnit XML report to stdout instead of the results;
+//! [`JUNIT_ENV`] `=path` writes it to a file while the console shows the usual output
+//! (what CI wants: `PORTALTEST_JUNIT=target/junit-api.xml cargo test --test api`; with
+//! several targets, give each run its own file). One `testcase` per test with its time,
+//! the failure message (the panic message or the harness's note), its output, and
+//! reruns; ignored tests are `skipped`; a failed teardown is an `error`. It is written
+//! with `quick-junit`, cargo-nextest's writer, so it reads as nextest's reports do.
 //!
 //! ## Timings
 //!
@@ -170,6 +234,12 @@
 //! | [`PORTALTEST_SLOWEST`](SLOWEST_ENV) | after the summary, list the `N` slowest tests with their times (default `0`: no list); see [Timings](#timings) |
 //! | [`PORTALTEST_SLOW_NOTICE_MS`](SLOW_NOTICE_ENV) | after how many ms a test without a time limit gets the "has been running for over .." notice (default 60,000; `0`: never) |
 //! | [`PORTALTEST_TRACING`](TRACING_ENV) | `0`: the harness installs no `tracing` subscriber (default `1`) |
+//! | [`PORTALTEST_JOBS`](JOBS_ENV) | worker processes at once: `N` or `auto` (one per core); default 1 |
+//! | [`PORTALTEST_IN_PROCESS`](IN_PROCESS_ENV) | `1`: run the tests in this process, without a worker (debuggers, profilers) |
+//! | [`PORTALTEST_GRACE`](GRACE_ENV) | how long a worker may go on past a test's or teardown's limit, or after Ctrl-C, before it is killed (default `5s`) |
+//! | [`PORTALTEST_TEARDOWN_TIMEOUT`](TEARDOWN_TIMEOUT_ENV) | time limit of each fixture's teardown (default `30s`) |
+//! | [`PORTALTEST_RETRIES`](RETRIES_ENV) | run a failing test up to `N` more times; passing on a retry is flaky (default 0) |
+//! | [`PORTALTEST_JUNIT`](JUNIT_ENV) | also write a JUnit XML report to this file |
 //! | `RUST_TEST_THREADS` | tests in flight at once, as `--test-threads` (default 4,096) |
 //! | `RUST_LOG` | filter of the harness's `tracing` subscriber: tracing-subscriber's `EnvFilter` syntax (`info,my_crate=debug,my_crate[request]=trace`); default `info` |
 //! | `RUST_BACKTRACE` | `1`: panics print a backtrace trimmed to the test; `full`: untrimmed |
@@ -406,8 +476,10 @@ pub use stackportal::spawn_local;
 /// current-thread runtime of its own (it may block, build, `block_on` and drop
 /// runtimes, pause its clock; it cannot use fixtures), and
 /// `#[portaltest::test(start_paused = true)]` is such a test whose clock starts paused,
-/// like `#[tokio::test(start_paused = true)]`; see the crate docs. Arguments combine:
-/// `#[portaltest::test(start_paused = true, timeout = "5s")]`.
+/// like `#[tokio::test(start_paused = true)]`; see the crate docs.
+/// `#[portaltest::test(retries = 2)]` runs the test up to 2 more times when it fails
+/// (overriding [`RETRIES_ENV`]); passing on a retry reports it flaky. Arguments combine:
+/// `#[portaltest::test(start_paused = true, timeout = "5s", retries = 1)]`.
 /// Tests register themselves from any module of the target; their names are their path
 /// inside the target (`users::creates_user`).
 ///
