@@ -54,7 +54,8 @@ fn failure_message(output: &[u8], note: Option<&str>) -> String {
     "failed".to_string()
 }
 
-fn with_note(mut output: Vec<u8>, note: Option<&str>) -> Vec<u8> {
+/// `output` with `note` on a line of its own below it.
+pub(crate) fn with_note(mut output: Vec<u8>, note: Option<&str>) -> Vec<u8> {
     if let Some(note) = note {
         if !output.is_empty() && !output.ends_with(b"\n") {
             output.push(b'\n');

@@ -37,7 +37,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::config::{Cli, EnvConfig, WORKER_CAPTURE_ENV, WORKER_ENV, WORKER_THREADS_ENV};
 use crate::events::{frames, Command, Event, Verdict};
 use crate::registry::TestDef;
-use crate::report::{Followup, Holder, Report, Tracker};
+use crate::report::{with_note, Followup, Holder, Report, Tracker};
 use crate::runner::{exit_code, start_report, Plan};
 use crate::worker::attribution::fmt_duration;
 use crate::worker::board::{self, Polled};
@@ -379,13 +379,12 @@ impl Supervisor {
             let left = std::mem::take(&mut worker.assigned);
             self.requeue(left);
             if !status.success() {
-                let mut output = tail(&mut worker.capture);
-                push_line(
-                    &mut output,
-                    &format!(
+                let output = with_note(
+                    tail(&mut worker.capture),
+                    Some(&format!(
                         "note: the worker process {} after all its tests and teardowns had finished",
                         describe(status)
-                    ),
+                    )),
                 );
                 self.report
                     .run_error("a worker process's end".into(), output);
@@ -582,11 +581,11 @@ impl Supervisor {
             ),
             _ => "while it ran,".to_string(),
         };
-        push_line(
-            &mut output,
-            &format!(
+        let output = with_note(
+            output,
+            Some(&format!(
                 "note: {why} the worker process {cause}; the fixtures after it were not torn down"
-            ),
+            )),
         );
         self.report
             .run_error(format!("fixture `{name}` teardown"), output);
@@ -708,14 +707,6 @@ fn tail(capture: &mut Option<File>) -> Vec<u8> {
         }
     }
     out
-}
-
-fn push_line(output: &mut Vec<u8>, line: &str) {
-    if !output.is_empty() && !output.ends_with(b"\n") {
-        output.push(b'\n');
-    }
-    output.extend_from_slice(line.as_bytes());
-    output.push(b'\n');
 }
 
 /// How a process ended, in words: `was killed by signal 6 (SIGABRT)`, `exited with
