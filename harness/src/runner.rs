@@ -388,6 +388,15 @@ fn worker_main(board: std::path::PathBuf) -> ExitCode {
         .and_then(|t| t.parse().ok())
         .unwrap_or(DEFAULT_IN_FLIGHT);
     let capture = std::env::var_os(crate::config::WORKER_CAPTURE_ENV).is_some_and(|v| v == "1");
+    // Not for the tests' own child processes: a portaltest binary that a test starts
+    // must not take itself for a worker. (No other thread runs yet.)
+    for name in [
+        WORKER_ENV,
+        crate::config::WORKER_THREADS_ENV,
+        crate::config::WORKER_CAPTURE_ENV,
+    ] {
+        std::env::remove_var(name);
+    }
     #[cfg(unix)]
     {
         use std::os::unix::net::UnixStream;

@@ -103,6 +103,13 @@ fn an_isolated_test_that_exits_is_blamed() {
 }
 
 #[test]
+fn a_worker_does_not_pass_its_variables_on_to_tests() {
+    crashes(&["env_hygiene"], &[])
+        .assert_code(0)
+        .assert_stdout("test env_hygiene::worker_variables_are_not_visible_to_tests ... ok");
+}
+
+#[test]
 fn ctrl_c_to_the_process_group_cancels_and_tears_down() {
     interrupt("INT", true, 130);
 }

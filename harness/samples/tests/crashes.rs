@@ -150,6 +150,18 @@ mod isolated_exit {
     }
 }
 
+mod env_hygiene {
+    /// A test that starts a portaltest binary itself must not hand it the variables that
+    /// made this process a worker.
+    #[portaltest::test]
+    fn worker_variables_are_not_visible_to_tests() {
+        for (name, _) in std::env::vars_os() {
+            let name = name.to_string_lossy();
+            assert!(!name.starts_with("PORTALTEST_WORKER"), "{name} leaked");
+        }
+    }
+}
+
 mod interrupt {
     use super::*;
 
