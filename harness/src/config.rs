@@ -25,6 +25,7 @@ pub(crate) const DEFAULT_TEARDOWN_TIMEOUT: Duration = Duration::from_secs(30);
 pub(crate) const WORKER_ENV: &str = "PORTALTEST_WORKER";
 pub(crate) const WORKER_CAPTURE_ENV: &str = "PORTALTEST_WORKER_CAPTURE";
 pub(crate) const WORKER_THREADS_ENV: &str = "PORTALTEST_WORKER_THREADS";
+pub(crate) const WORKER_SHARE_ENV: &str = "PORTALTEST_WORKER_SHARE";
 
 /// Default for [`BLOCKING_WARN_ENV`](crate::BLOCKING_WARN_ENV), in milliseconds.
 pub(crate) const DEFAULT_BLOCKING_WARN_MS: u64 = 100;
@@ -369,7 +370,12 @@ impl EnvConfig {
             teardown_text,
             DEFAULT_TEARDOWN_TIMEOUT,
         );
-        const INTERNAL: [&str; 3] = [WORKER_ENV, WORKER_CAPTURE_ENV, WORKER_THREADS_ENV];
+        const INTERNAL: [&str; 4] = [
+            WORKER_ENV,
+            WORKER_CAPTURE_ENV,
+            WORKER_THREADS_ENV,
+            WORKER_SHARE_ENV,
+        ];
         for name in names {
             if name.starts_with("PORTALTEST_")
                 && !ENV_VARS.iter().any(|(known, _)| known == name)

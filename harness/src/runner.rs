@@ -388,12 +388,14 @@ fn worker_main(board: std::path::PathBuf) -> ExitCode {
         .and_then(|t| t.parse().ok())
         .unwrap_or(DEFAULT_IN_FLIGHT);
     let capture = std::env::var_os(crate::config::WORKER_CAPTURE_ENV).is_some_and(|v| v == "1");
+    let share = std::env::var_os(crate::config::WORKER_SHARE_ENV).is_some_and(|v| v == "1");
     // Not for the tests' own child processes: a portaltest binary that a test starts
     // must not take itself for a worker. (No other thread runs yet.)
     for name in [
         WORKER_ENV,
         crate::config::WORKER_THREADS_ENV,
         crate::config::WORKER_CAPTURE_ENV,
+        crate::config::WORKER_SHARE_ENV,
     ] {
         std::env::remove_var(name);
     }
@@ -433,6 +435,7 @@ fn worker_main(board: std::path::PathBuf) -> ExitCode {
                 rx,
                 queue: Default::default(),
                 ended: false,
+                share,
             },
             worker_process: true,
         });
@@ -443,7 +446,7 @@ fn worker_main(board: std::path::PathBuf) -> ExitCode {
     }
     #[cfg(not(unix))]
     {
-        let _ = (board, threads, capture);
+        let _ = (board, threads, capture, share);
         usage_error("portaltest: worker processes need unix")
     }
 }

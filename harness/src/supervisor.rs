@@ -23,7 +23,7 @@
 //! down; a worker that has not finished within the grace period is killed, and so is
 //! every worker at a second signal.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::fs::File;
 use std::io::{Read, Seek};
 use std::path::PathBuf;
@@ -34,7 +34,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::unix::OwnedWriteHalf;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::config::{Cli, EnvConfig, WORKER_CAPTURE_ENV, WORKER_ENV, WORKER_THREADS_ENV};
+use crate::config::{
+    Cli, EnvConfig, WORKER_CAPTURE_ENV, WORKER_ENV, WORKER_SHARE_ENV, WORKER_THREADS_ENV,
+};
 use crate::events::{frames, Command, Event, Verdict};
 use crate::registry::TestDef;
 use crate::report::{with_note, Followup, Holder, Report, Tracker};
@@ -109,7 +111,7 @@ struct Worker {
     capture: Option<File>,
     tracker: Tracker,
     /// Tests handed to it and not finished.
-    assigned: Vec<u32>,
+    assigned: BTreeSet<u32>,
     /// It was told that no more tests come.
     ended: bool,
     killed: Option<Kill>,
@@ -118,6 +120,10 @@ struct Worker {
     status: Option<ExitStatus>,
     /// When it was asked to stop (interrupt).
     cancelled_at: Option<Instant>,
+    /// The tests it runs that have a time limit: when each must have ended (ordered,
+    /// so the next is the first), and by id.
+    deadlines: BTreeSet<(Instant, u32)>,
+    deadline_by_id: HashMap<u32, Instant>,
 }
 
 enum Msg {
@@ -172,6 +178,10 @@ impl Supervisor {
                 msg = msgs.recv() => {
                     if let Some(msg) = msg {
                         self.on_msg(msg, &msgs_tx).await;
+                        // What else has arrived, before deadlines are looked at again.
+                        while let Ok(msg) = msgs.try_recv() {
+                            self.on_msg(msg, &msgs_tx).await;
+                        }
                     }
                 }
                 Some(()) = recv_signal(&mut sigint) => self.on_signal("SIGINT").await,
@@ -236,6 +246,7 @@ impl Supervisor {
             .env(WORKER_ENV, &board_path)
             .env(WORKER_THREADS_ENV, self.threads.to_string())
             .env(WORKER_CAPTURE_ENV, if self.capture { "1" } else { "0" })
+            .env(WORKER_SHARE_ENV, if self.jobs > 1 { "1" } else { "0" })
             .stdin(Stdio::from(std::os::fd::OwnedFd::from(theirs)))
             .kill_on_drop(true);
         let capture = if self.capture {
@@ -302,12 +313,14 @@ impl Supervisor {
                 board_path,
                 capture,
                 tracker: Tracker::default(),
-                assigned: Vec::new(),
+                assigned: BTreeSet::new(),
                 ended: false,
                 killed: None,
                 events_over: false,
                 status: None,
                 cancelled_at: None,
+                deadlines: BTreeSet::new(),
+                deadline_by_id: HashMap::new(),
             },
         );
         Ok(())
@@ -316,9 +329,19 @@ impl Supervisor {
     async fn on_msg(&mut self, msg: Msg, msgs: &mpsc::UnboundedSender<Msg>) {
         match msg {
             Msg::Event(index, event) => {
+                let deadline = match &event {
+                    Event::Started { id, .. } => self.deadline_of(*id).map(|at| (at, *id)),
+                    _ => None,
+                };
                 let Some(worker) = self.workers.get_mut(&index) else {
                     return;
                 };
+                if let Some((at, id)) = deadline {
+                    if let Some(old) = worker.deadline_by_id.insert(id, at) {
+                        worker.deadlines.remove(&(old, id));
+                    }
+                    worker.deadlines.insert((at, id));
+                }
                 let finished = match &event {
                     Event::Finished { slot, .. } => match worker.tracker.holder(*slot) {
                         Some(Holder::Test(id)) => Some(id),
@@ -346,7 +369,10 @@ impl Supervisor {
                     send(&mut worker.tx, &command).await;
                 }
                 if let Some(id) = finished {
-                    worker.assigned.retain(|a| *a != id);
+                    worker.assigned.remove(&id);
+                    if let Some(at) = worker.deadline_by_id.remove(&id) {
+                        worker.deadlines.remove(&(at, id));
+                    }
                 }
             }
             Msg::EventsOver(index) => {
@@ -376,7 +402,7 @@ impl Supervisor {
         let status = worker.status.expect("checked above");
         if worker.tracker.all_done {
             // Handed out but never started: the run was interrupted first.
-            let left = std::mem::take(&mut worker.assigned);
+            let left = std::mem::take(&mut worker.assigned).into_iter().collect();
             self.requeue(left);
             if !status.success() {
                 let output = with_note(
@@ -409,7 +435,7 @@ impl Supervisor {
         };
         let polled = board::read(&worker.board);
         let mut output_tail = tail(&mut worker.capture);
-        let in_flight: Vec<u32> = worker.assigned.clone();
+        let in_flight: Vec<u32> = worker.assigned.iter().copied().collect();
         let slot_of = |tracker: &Tracker, id: u32| {
             tracker
                 .running()
@@ -617,20 +643,28 @@ impl Supervisor {
         if let Some(at) = worker.cancelled_at {
             return Some((at + self.grace, Kill::Interrupt));
         }
-        worker
-            .tracker
-            .running()
-            .filter_map(|(_, id, started)| {
-                let def = self.tests[id as usize].1;
-                if def.isolated || def.start_paused {
-                    // Its own thread; the worker reports it in real time.
-                    return None;
-                }
-                let (limit, why) = limit_of(def, &self.env_timeout);
-                let limit = limit?;
-                Some((started + limit + self.grace, Kill::Hang { id, limit, why }))
-            })
-            .min_by_key(|(at, _)| *at)
+        let &(at, id) = worker.deadlines.first()?;
+        let (limit, why) = limit_of(self.tests[id as usize].1, &self.env_timeout);
+        Some((
+            at,
+            Kill::Hang {
+                id,
+                limit: limit.unwrap_or_default(),
+                why,
+            },
+        ))
+    }
+
+    /// When test `id`, starting now, must have ended at the latest (its limit plus the
+    /// grace), if the supervisor watches it: not without a limit, nor an isolated test
+    /// (its own thread; the worker reports it in real time).
+    fn deadline_of(&self, id: u32) -> Option<Instant> {
+        let def = self.tests.get(id as usize)?.1;
+        if def.isolated || def.start_paused {
+            return None;
+        }
+        let limit = limit_of(def, &self.env_timeout).0?;
+        Some(Instant::now() + limit + self.grace)
     }
 
     fn on_deadline(&mut self) {

@@ -122,20 +122,43 @@ pub(crate) enum Source {
         rx: mpsc::UnboundedReceiver<Command>,
         queue: VecDeque<u32>,
         ended: bool,
+        /// Other workers share the queue: ask for more only when this one's runtime
+        /// has nothing to run, so that a worker busy with CPU-bound tests does not take
+        /// tests an idle one could run.
+        share: bool,
     },
 }
 
+/// Woken whenever the worker's runtime is about to park (nothing to run).
+static IDLE: Notify = Notify::const_new();
+
+/// The runtime's park hook: buffered events go out, and a worker that waits for idle
+/// time to ask for tests gets it.
+fn on_park() {
+    attribution::flush_sink();
+    IDLE.notify_waiters();
+}
+
 impl Source {
-    /// The next test to start; `want`: how many the worker could start now.
-    async fn next(&mut self, sink: &dyn Sink, want: usize) -> Option<u32> {
+    /// The next test to start; `want`: how many the worker could start now; `busy`:
+    /// whether tests are in flight.
+    async fn next(&mut self, sink: &dyn Sink, want: usize, busy: bool) -> Option<u32> {
         match self {
             Source::Local(queue) => queue.pop_front(),
-            Source::Remote { rx, queue, ended } => loop {
+            Source::Remote {
+                rx,
+                queue,
+                ended,
+                share,
+            } => loop {
                 if let Some(id) = queue.pop_front() {
                     return Some(id);
                 }
                 if *ended {
                     return None;
+                }
+                if *share && busy {
+                    IDLE.notified().await;
                 }
                 sink.send(Event::Want {
                     n: want.max(1).min(u32::MAX as usize) as u32,
@@ -178,7 +201,7 @@ pub(crate) fn run(setup: Setup) {
         .enable_all()
         // Buffered events go out whenever the runtime has nothing to do. The hook runs
         // on this thread (a current-thread runtime), where the run's state is.
-        .on_thread_park(attribution::flush_sink)
+        .on_thread_park(on_park)
         .build()
         .expect("portaltest: cannot build the tokio runtime");
     // Registered, never read: the signal no longer ends the process (the default
@@ -265,10 +288,11 @@ impl RunState {
                 permit = self.semaphore.clone().acquire_owned() => permit.expect("semaphore closed"),
             };
             let want = self.semaphore.available_permits() + 1;
+            let busy = want < threads;
             let id = tokio::select! {
                 biased;
                 _ = interrupt.wait() => break,
-                id = source.next(&*self.ctx.sink, want.min(threads)) => match id {
+                id = source.next(&*self.ctx.sink, want.min(threads), busy) => match id {
                     Some(id) => id,
                     None => break,
                 },
