@@ -427,9 +427,6 @@ impl Supervisor {
     /// A worker ended before it finished its tests: blame, re-run, report.
     fn on_death(&mut self, mut worker: Worker, status: ExitStatus) {
         let cause = match &worker.killed {
-            Some(Kill::Second) | Some(Kill::Interrupt) => {
-                format!("was killed by the supervisor ({})", describe(status))
-            }
             Some(_) => "was killed by the supervisor".to_string(),
             None => describe(status),
         };
@@ -459,11 +456,21 @@ impl Supervisor {
                     id,
                     Verdict::Interrupted,
                     output,
-                    Some(&format!(
-                        "note: the run was interrupted and the worker process {cause} before \
-                         it reported this test (it did not stop within {})",
-                        fmt_duration(self.grace)
-                    )),
+                    Some(&match worker.killed {
+                        Some(Kill::Second) => format!(
+                            "note: the run was interrupted twice; the worker process {cause} \
+                             before it reported this test"
+                        ),
+                        Some(Kill::Interrupt) => format!(
+                            "note: the run was interrupted and the worker process {cause}: it \
+                             did not stop within the grace period of {} (a test that blocks?)",
+                            fmt_duration(self.grace)
+                        ),
+                        _ => format!(
+                            "note: the run was interrupted and the worker process {cause} before \
+                             it reported this test"
+                        ),
+                    }),
                     took,
                     earlier,
                 );

@@ -119,6 +119,52 @@ fn sigterm_to_the_supervisor_alone_cancels_and_tears_down() {
     interrupt("TERM", false, 143);
 }
 
+#[test]
+fn a_second_ctrl_c_kills_a_worker_that_does_not_stop() {
+    use std::os::unix::process::CommandExt;
+    let log = log_path("supervisor-second");
+    let mut child = std::process::Command::new(&binaries()["crashes"]);
+    child
+        .arg("stuck")
+        .env("PORTALTEST_SAMPLE_LOG", &log)
+        // Long enough that only the second Ctrl-C can end the run in time.
+        .env("PORTALTEST_GRACE", "2m")
+        .env_remove("PORTALTEST_JOBS")
+        .env_remove("PORTALTEST_IN_PROCESS")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .process_group(0);
+    let child = child.spawn().unwrap();
+    let group = format!("-{}", child.id());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !read_log(&log).iter().any(|l| l == "stuck") {
+        assert!(Instant::now() < deadline, "the test did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    for _ in 0..2 {
+        let sent = std::process::Command::new("kill")
+            .args(["-s", "INT", "--", &group])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("portaltest: SIGINT again: killing the worker processes"),
+        "{stderr}"
+    );
+    for needle in [
+        "test stuck::blocks_without_a_limit ... interrupted",
+        "interrupted by SIGINT: 1 test cancelled, 0 not started",
+    ] {
+        assert!(stdout.contains(needle), "{needle:?} in\n{stdout}\n{stderr}");
+    }
+}
+
 /// Sends SIG`signal` once both long tests run, to the run's process group (as a
 /// terminal does) or to the supervisor only; checks what was reported and cleaned up.
 fn interrupt(signal: &str, group: bool, code: i32) {
@@ -137,10 +183,11 @@ fn interrupt(signal: &str, group: bool, code: i32) {
         .process_group(0);
     let child = child.spawn().unwrap();
     let pid = child.id();
-    // Wait until both long tests are in their sleep.
+    // Wait until both long tests are in their sleep and the quick one has passed.
     let deadline = Instant::now() + Duration::from_secs(60);
-    while !(read_log(&log).iter().any(|l| l == "started 1")
-        && read_log(&log).iter().any(|l| l == "started 2"))
+    while !["started 1", "started 2", "quick done"]
+        .iter()
+        .all(|line| read_log(&log).iter().any(|l| l == line))
     {
         assert!(Instant::now() < deadline, "the tests did not start");
         std::thread::sleep(Duration::from_millis(20));

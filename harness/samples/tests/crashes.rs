@@ -150,6 +150,17 @@ mod isolated_exit {
     }
 }
 
+mod stuck {
+    use super::*;
+
+    /// Blocks the runtime thread with no time limit: only a kill ends it.
+    #[portaltest::test]
+    fn blocks_without_a_limit() {
+        log("stuck");
+        std::thread::sleep(Duration::from_secs(60));
+    }
+}
+
 mod env_hygiene {
     /// A test that starts a portaltest binary itself must not hand it the variables that
     /// made this process a worker.
@@ -205,6 +216,7 @@ mod interrupt {
     #[portaltest::test]
     fn quick() {
         nap(10);
+        log("quick done");
     }
 }
 
