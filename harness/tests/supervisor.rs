@@ -230,28 +230,18 @@ fn interrupt(signal: &str, group: bool, code: i32) {
 
 #[test]
 fn several_workers_report_every_test_once_in_valid_json() {
-    let r = run_sample(
-        &binaries()["timings"],
-        &[
+    let json = |env: &[(&str, &str)]| {
+        let args = [
             "-Z",
             "unstable-options",
             "--format",
             "json",
             "--report-time",
-        ],
-        &[("PORTALTEST_JOBS", "3")],
-    );
-    let one = run_sample(
-        &binaries()["timings"],
-        &[
-            "-Z",
-            "unstable-options",
-            "--format",
-            "json",
-            "--report-time",
-        ],
-        &[("PORTALTEST_IN_PROCESS", "1")],
-    );
+        ];
+        run_sample(&binaries()["timings"], &args, env)
+    };
+    let r = json(&[("PORTALTEST_JOBS", "3")]);
+    let one = json(&[("PORTALTEST_IN_PROCESS", "1")]);
     assert_eq!(r.code, one.code, "{}\n{}", r.stdout, r.stderr);
     let results = |run: &Run| {
         let mut names: Vec<(String, String)> = run
