@@ -164,6 +164,21 @@ fn var(name: &str, lookup: &dyn Fn(&str) -> Option<OsString>) -> Result<Option<S
     }
 }
 
+/// A duration variable (`500ms`, `5s`, `2m`, not zero); `None` when unset or empty, and
+/// when invalid, which is recorded in `errors`.
+fn duration_var(name: &str, text: Option<&str>, errors: &mut Vec<String>) -> Option<Duration> {
+    let text = text.filter(|t| !t.trim().is_empty())?;
+    match parse_duration(text) {
+        Some(d) if !d.is_zero() => Some(d),
+        _ => {
+            errors.push(format!(
+                "{name}={text:?} is not a duration; use e.g. 500ms, 5s or 2m"
+            ));
+            None
+        }
+    }
+}
+
 impl EnvConfig {
     /// Reads the process's environment.
     pub(crate) fn from_env() -> Result<EnvConfig, String> {
@@ -207,18 +222,12 @@ impl EnvConfig {
         let teardown_text = get(TEARDOWN_TIMEOUT_ENV);
         let under_nextest = lookup("NEXTEST").is_some();
 
-        let timeout = match timeout_text {
-            Some(text) if !text.trim().is_empty() => match parse_duration(&text) {
-                Some(d) if !d.is_zero() => Some((d, format!("{TIMEOUT_ENV}={text}"))),
-                _ => {
-                    errors.push(format!(
-                        "{TIMEOUT_ENV}={text:?} is not a duration; use e.g. 500ms, 5s or 2m"
-                    ));
-                    None
-                }
-            },
-            _ => None,
-        };
+        let timeout = duration_var(TIMEOUT_ENV, timeout_text.as_deref(), &mut errors).map(|d| {
+            (
+                d,
+                format!("{TIMEOUT_ENV}={}", timeout_text.unwrap_or_default()),
+            )
+        });
         let blocking_warn = match warn_text {
             None => Some(Duration::from_millis(DEFAULT_BLOCKING_WARN_MS)),
             Some(text) => match text.trim().parse::<u64>() {
@@ -352,24 +361,11 @@ impl EnvConfig {
                 false
             }
         };
-        let mut limit = |name: &str, text: Option<String>, default: Duration| match text {
-            Some(text) if !text.trim().is_empty() => match parse_duration(&text) {
-                Some(d) if !d.is_zero() => d,
-                _ => {
-                    errors.push(format!(
-                        "{name}={text:?} is not a duration; use e.g. 500ms, 5s or 2m"
-                    ));
-                    default
-                }
-            },
-            _ => default,
-        };
-        let grace = limit(GRACE_ENV, grace_text, DEFAULT_GRACE);
-        let teardown_timeout = limit(
-            TEARDOWN_TIMEOUT_ENV,
-            teardown_text,
-            DEFAULT_TEARDOWN_TIMEOUT,
-        );
+        let grace =
+            duration_var(GRACE_ENV, grace_text.as_deref(), &mut errors).unwrap_or(DEFAULT_GRACE);
+        let teardown_timeout =
+            duration_var(TEARDOWN_TIMEOUT_ENV, teardown_text.as_deref(), &mut errors)
+                .unwrap_or(DEFAULT_TEARDOWN_TIMEOUT);
         const INTERNAL: [&str; 4] = [
             WORKER_ENV,
             WORKER_CAPTURE_ENV,

@@ -376,8 +376,6 @@ pub(crate) struct Tracker {
     slots: Vec<Option<Slot>>,
     /// Fixtures being set up, and the slot of the test they are set up for.
     in_setup: Vec<(String, u32)>,
-    /// Test ids that finished.
-    pub(crate) done: Vec<u32>,
     /// The slot of a teardown in progress, and when it must be over.
     pub(crate) teardown: Option<(u32, Instant)>,
     /// The worker sent [`Event::Done`].
@@ -418,7 +416,6 @@ impl Tracker {
                         s.finished = true;
                         let output = std::mem::take(&mut s.output);
                         let earlier = std::mem::take(&mut s.earlier);
-                        self.done.push(id);
                         report.finished(id, verdict, output, note.as_deref(), Some(took), earlier);
                     }
                 }

@@ -160,11 +160,9 @@ impl Supervisor {
         let mut sigterm = signal(SignalKind::terminate()).ok();
         self.spawn_workers(&msgs_tx).await;
         loop {
-            if self.workers.is_empty() && (self.queue.is_empty() || self.interrupted.is_some()) {
-                break;
-            }
+            // Done; or interrupted; or tests are left that no worker could start (the
+            // warning says why; they fail below).
             if self.workers.is_empty() {
-                // Tests left but no worker could start (see the warning).
                 break;
             }
             let deadline = self.next_deadline();
