@@ -412,7 +412,6 @@ mod exit_guard;
 mod fixture;
 mod isolated;
 mod junit;
-mod leftovers;
 mod logging;
 mod panics;
 mod partition;
@@ -779,47 +778,30 @@ pub use libtest_mimic::Arguments;
 /// portaltest::main!();
 /// ```
 ///
-/// In a target that still has libtest's harness (no `harness = false` in its
-/// `[[test]]` section of Cargo.toml), libtest would ignore this `main` and report
-/// `running 0 tests`, exit code 0, whatever the tests do. There `main!()` is a compile
-/// error that says to add `harness = false` (it contains a `#[test]` fn, which only
-/// libtest's harness compiles: cargo builds a `harness = false` target with
-/// `--cfg test` but without `--test`).
-#[macro_export]
-macro_rules! main {
-    () => {
-        // Kept only by libtest's harness (`#[test]` items are removed from a
-        // `harness = false` target, which is built with `--cfg test` but not `--test`).
-        #[::core::prelude::v1::test]
-        fn portaltest_main_needs_harness_false() {
-            ::core::compile_error!(::core::concat!(
-                "`portaltest::main!()` needs `harness = false`: this target is built with ",
-                "libtest's harness, which would ignore the portaltest tests and report ",
-                "`running 0 tests` (a failing suite would pass). Add to Cargo.toml:\n\n",
-                "    [[test]]\n    name = \"",
-                ::core::env!("CARGO_CRATE_NAME"),
-                "\"\n    harness = false\n"
-            ));
-        }
-        fn main() -> ::std::process::ExitCode {
-            // The target's source file, to name `#[test]`s left in it (never run).
-            $crate::__private::run_main_in(::core::file!())
-        }
-    };
-}
+/// Three mistakes that would otherwise give a green run with tests that never ran are
+/// compile errors, each naming the fix:
+///
+/// * a target built with libtest's harness (no `harness = false` in its `[[test]]`
+///   section of Cargo.toml), with or without `main!()`: libtest would ignore the
+///   portaltest tests and report `running 0 tests`;
+/// * a `harness = false` target with tests but no `main!()` (nor a `fn main` of its own
+///   that calls [`run_main`]);
+/// * libtest tests left in the target: `#[test]`, `#[tokio::test]` or any attribute
+///   path ending in `test` other than portaltest's, in the file that calls `main!()` and
+///   the module files it declares. A `harness = false` target drops them without
+///   compiling them, so `main!()` reads the source to find them (where the source is
+///   not on disk, as in a package built elsewhere, nothing is checked). `#[test]` in
+///   comments, strings, doc examples, `macro_rules!` bodies and `#[cfg(any())]` items is
+///   not taken for a test.
+pub use portaltest_macros::main;
 
 #[doc(hidden)]
 pub mod __private {
-    /// `main!()`'s entry point: [`run_main`](crate::run_main) for the target whose
-    /// source file (as `file!()` spells it) is `file`.
-    pub fn run_main_in(file: &'static str) -> std::process::ExitCode {
-        crate::runner::run_main_in(file)
-    }
     pub use crate::fixture::{fixture_get, BoxFuture, FixtureCell};
     pub use crate::registry::{IntoTestResult, ShouldPanic, TestDef, TESTS};
     pub use crate::signatures::{
-        assert_free_fn, assert_not_result, teardown, ByRef, ByValue, FallibleFixture, FreeFn,
-        FreeFnFallback, FreeFnProbe, InImplBlock, IsFreeFn, NotAFreeFn, NotAResult, PlainProbe,
+        assert_has_main, assert_not_result, teardown, ByRef, ByValue, FallibleFixture, HasMain,
+        MainFallback, MainMissing, MainPresent, MainProbe, NoMain, NotAResult, PlainProbe,
         PlainValue, ResultProbe, ResultThroughAlias, Teardown, TeardownFn,
     };
     pub use linkme;

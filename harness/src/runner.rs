@@ -73,14 +73,6 @@ fn usage_error(err: &str) -> ExitCode {
     ExitCode::from(101)
 }
 
-/// The source file of the target (`main!()` passes `file!()`).
-static SOURCE_FILE: std::sync::OnceLock<&'static str> = std::sync::OnceLock::new();
-
-pub(crate) fn run_main_in(file: &'static str) -> ExitCode {
-    let _ = SOURCE_FILE.set(file);
-    run_main()
-}
-
 /// `--list`, as libtest prints it: `NAME: test` lines, then (not in the terse format,
 /// which cargo-nextest reads) a blank line and `N tests, 0 benchmarks`. With
 /// `--logfile`, the log gets `test NAME` lines.
@@ -101,20 +93,6 @@ fn list(cli: &Cli, selected: &[Selected], logfile: Option<std::fs::File>) {
     if let Some(mut log) = logfile {
         for t in selected {
             let _ = writeln!(log, "test {}", t.name);
-        }
-    }
-}
-
-/// Names the `#[test]` / `#[tokio::test]` fns left in the target, which nothing runs.
-/// Not for the single-test `--exact` runs that cargo-nextest makes (one per test).
-fn report_leftover_tests(args: &Arguments) {
-    if args.exact {
-        return;
-    }
-    if let Some(file) = SOURCE_FILE.get() {
-        let found = crate::leftovers::find(file);
-        if !found.is_empty() {
-            eprint!("{}", crate::leftovers::message(&found));
         }
     }
 }
@@ -183,7 +161,6 @@ fn run_cli(cli: Cli) -> ExitCode {
         list(&cli, &selected, logfile);
         return ExitCode::SUCCESS;
     }
-    report_leftover_tests(args);
     let threads = in_flight(args, &env);
     let to_run = selected.iter().filter(|t| !t.ignored).count();
     // One process: asked for; the single test that cargo-nextest runs per process

@@ -2,7 +2,6 @@
 //! the user's terms: teardown signatures, fallible fixtures, test return types.
 
 use std::fmt::Debug;
-use std::future::IntoFuture;
 use std::marker::PhantomData;
 use std::ops::AsyncFnOnce;
 use std::rc::Rc;
@@ -134,68 +133,57 @@ impl NotAResult for PlainValue {}
 /// Fails to compile for [`ResultThroughAlias`].
 pub fn assert_not_result<P: NotAResult>(_: P) {}
 
-/// What the name of a `#[portaltest::test]` fn resolves to, in the macro's expansion,
-/// when the fn is not a module-level item (an associated fn in an `impl` block, or a fn
-/// inside a function body): a fallback the macro defines, returning this type.
-pub struct InImplBlock;
+/// What `main` resolves to, in the check that the first `#[portaltest::test]` of a
+/// target emits, when the crate root has no `main`: a fallback the macro defines,
+/// returning this type.
+pub struct NoMain;
 
-impl IntoFuture for InImplBlock {
-    type Output = InImplBlock;
-    type IntoFuture = std::future::Ready<InImplBlock>;
-    fn into_future(self) -> Self::IntoFuture {
-        std::future::ready(self)
-    }
-}
+/// Tells whether `main` resolved to a `main` of the crate root or to the macro's
+/// fallback (see [`NoMain`]), like [`ResultProbe`].
+pub struct MainProbe<R>(PhantomData<R>);
 
-impl crate::registry::IntoTestResult for InImplBlock {
-    fn into_test_result(self) -> Result<(), String> {
-        Err("not a module-level fn".into())
-    }
-}
-
-/// Tells whether a test's name resolved to the user's fn or to the macro's fallback
-/// (see [`InImplBlock`]), like [`ResultProbe`].
-pub struct FreeFnProbe<R>(PhantomData<R>);
-
-impl<R> FreeFnProbe<R> {
+impl<R> MainProbe<R> {
     /// The probe for the fn `_f`.
     pub fn of<F: FnOnce() -> R>(_f: &F) -> Self {
-        FreeFnProbe(PhantomData)
+        MainProbe(PhantomData)
     }
 }
 
-impl FreeFnProbe<InImplBlock> {
+impl MainProbe<NoMain> {
     /// The name resolved to the fallback.
-    pub fn check(&self) -> NotAFreeFn {
-        NotAFreeFn
+    pub fn check(&self) -> MainMissing {
+        MainMissing
     }
 }
 
-/// The fallback of [`FreeFnProbe::check`]: the name is the user's module-level fn.
-pub trait FreeFnFallback {
-    /// The name resolved to the user's fn.
-    fn check(&self) -> FreeFn {
-        FreeFn
+/// The fallback of [`MainProbe::check`]: the crate root has a `main`.
+pub trait MainFallback {
+    /// The name resolved to the crate root's `main`.
+    fn check(&self) -> MainPresent {
+        MainPresent
     }
 }
 
-impl<R> FreeFnFallback for FreeFnProbe<R> {}
+impl<R> MainFallback for MainProbe<R> {}
 
-/// The test is a module-level fn.
-pub struct FreeFn;
-/// The test is not a module-level fn.
-pub struct NotAFreeFn;
+/// The crate root has a `main`.
+pub struct MainPresent;
+/// The crate root has no `main`.
+pub struct MainMissing;
 
-/// Implemented only for [`FreeFn`].
+/// Implemented for (`main` found, anything) and (`main` not found, the harness check's
+/// `#[test]` fn found: libtest's harness, whose `main` cannot be named and which has an
+/// error of its own).
 #[diagnostic::on_unimplemented(
-    message = "`#[portaltest::test]` goes on a module-level fn, not on an associated fn in an `impl` block (or a fn inside a function body)",
-    label = "move this fn out of the `impl` block, to module level",
-    note = "tests register themselves by path and are called without `Self`; a test that needs a type's helpers calls them as `Type::helper()`",
-    note = "in a doctest, which rustdoc wraps in a `fn main` unless it has one, add the hidden line `# #[cfg(any())] fn main() {{}}`"
+    message = "this target has portaltest tests but no `main` to run them: add `portaltest::main!();` at the end of the target's source file",
+    label = "this test would never run",
+    note = "a `harness = false` target needs a `main`; `portaltest::main!()` defines one that runs every `#[portaltest::test]`",
+    note = "to do something before the run, write your own instead: `fn main() -> std::process::ExitCode {{ /* ... */ portaltest::run_main() }}`"
 )]
-pub trait IsFreeFn {}
+pub trait HasMain {}
 
-impl IsFreeFn for FreeFn {}
+impl<T> HasMain for (MainPresent, T) {}
+impl HasMain for (MainMissing, MainPresent) {}
 
-/// Fails to compile for [`NotAFreeFn`].
-pub fn assert_free_fn<P: IsFreeFn>(_: P) {}
+/// Fails to compile for (`MainMissing`, `MainMissing`).
+pub fn assert_has_main<P: HasMain>(_: P) {}

@@ -12,7 +12,33 @@ const CASES: &[(&str, bool, &str)] = &[
     (
         "no_harness_false",
         false,
-        "#[portaltest::test]\nfn works() {}\n\nportaltest::main!();\n",
+        "#[portaltest::test]\nfn works() {}\n#[portaltest::test]\nfn also() {}\n\nportaltest::main!();\n",
+    ),
+    (
+        "no_harness_false_no_main",
+        false,
+        "mod inner {\n    #[portaltest::test]\n    fn works() { panic!() }\n}\n#[portaltest::test]\nfn also() {}\n",
+    ),
+    (
+        "main_first_no_harness_false",
+        false,
+        "portaltest::main!();\n#[portaltest::test]\nfn works() {}\n",
+    ),
+    (
+        "no_main",
+        true,
+        "#[portaltest::test]\nfn works() {}\n#[portaltest::test]\nfn also() {}\n",
+    ),
+    (
+        "leftovers",
+        true,
+        LEFTOVERS,
+    ),
+    (
+        "own_main",
+        true,
+        "#[portaltest::test]\nfn works() {}\n\
+         fn main() -> std::process::ExitCode {\n    portaltest::run_main()\n}\n",
     ),
     (
         "teardown_wrong_signature",
@@ -86,6 +112,38 @@ const CASES: &[(&str, bool, &str)] = &[
     ),
 ];
 
+/// Libtest tests left in a portaltest target, and `#[test]` where it is not an attribute.
+const LEFTOVERS: &str = r##"//! ```
+//! #[test]
+//! fn in_a_doc_example() {}
+//! ```
+mod helpers;
+
+#[portaltest::test]
+fn ported() {}
+
+#[test]
+fn plain() {}
+
+// #[test] fn in_a_comment() {}
+const _S: &str = "#[test] fn in_a_string() {}";
+macro_rules! _make { () => { #[test] fn in_a_macro() {} } }
+
+#[tokio::test(flavor = "current_thread")]
+#[ignore]
+async fn with_tokio() {}
+
+#[cfg(any())]
+#[test]
+fn configured_out() {}
+
+portaltest::main!();
+"##;
+
+/// `mod helpers;` of `LEFTOVERS`, at tests/helpers/mod.rs.
+const LEFTOVER_HELPERS: &str =
+    "pub fn helper() {}\n\n#[::core::prelude::v1::test]\nfn in_a_module_file() {}\n";
+
 mod common;
 use common::{cargo, workspace_root};
 
@@ -100,8 +158,9 @@ fn errors() -> &'static HashMap<String, String> {
         std::fs::create_dir_all(dir.join("tests")).unwrap();
         let mut manifest = format!(
             "[package]\nname = \"compile-errors\"\nversion = \"0.0.0\"\nedition = \"2021\"\n\
-             publish = false\n\n[workspace]\n\n[dev-dependencies]\n\
-             portaltest = {{ path = {:?} }}\n",
+             publish = false\nautotests = false\n\n[workspace]\n\n[dev-dependencies]\n\
+             portaltest = {{ path = {:?} }}\n\
+             tokio = {{ version = \"1\", features = [\"macros\", \"rt\"] }}\n",
             root.join("harness")
         );
         for (name, harness_false, source) in CASES {
@@ -111,6 +170,8 @@ fn errors() -> &'static HashMap<String, String> {
                 manifest.push_str("harness = false\n");
             }
         }
+        std::fs::create_dir_all(dir.join("tests/helpers")).unwrap();
+        std::fs::write(dir.join("tests/helpers/mod.rs"), LEFTOVER_HELPERS).unwrap();
         std::fs::write(dir.join("Cargo.toml"), manifest).unwrap();
         // The workspace's lock file: the same dependency versions, available offline.
         std::fs::copy(root.join("Cargo.lock"), dir.join("Cargo.lock")).unwrap();
@@ -164,17 +225,95 @@ fn assert_errors(case: &str, needles: &[&str]) {
     }
 }
 
-#[test]
-fn main_without_harness_false_is_an_error() {
+/// `case` has exactly one error.
+fn assert_one_error(case: &str) {
+    let text = &errors()[case];
+    let count = text.lines().filter(|l| l.starts_with("error")).count();
+    assert_eq!(count, 1, "one error only:\n{text}");
+}
+
+/// The one message for a target built with libtest's harness.
+fn assert_needs_harness_false(case: &str, place: &str) {
     assert_errors(
-        "no_harness_false",
+        case,
         &[
-            "`portaltest::main!()` needs `harness = false`",
+            "this target's portaltest tests need `harness = false`",
             "[[test]]",
-            "name = \"no_harness_false\"",
-            "tests/no_harness_false.rs:4:1",
+            &format!("name = \"{case}\""),
+            "harness = false",
+            "`portaltest::main!();`",
+            place,
         ],
     );
+    assert_one_error(case);
+}
+
+#[test]
+fn libtest_harness_is_an_error_with_main() {
+    assert_needs_harness_false("no_harness_false", "tests/no_harness_false.rs:1:1");
+}
+
+#[test]
+fn libtest_harness_is_an_error_without_main() {
+    assert_needs_harness_false(
+        "no_harness_false_no_main",
+        "tests/no_harness_false_no_main.rs:2:5",
+    );
+}
+
+#[test]
+fn libtest_harness_is_an_error_when_main_comes_first() {
+    assert_needs_harness_false(
+        "main_first_no_harness_false",
+        "tests/main_first_no_harness_false.rs:1:1",
+    );
+}
+
+#[test]
+fn harness_false_without_main_names_main() {
+    assert_errors(
+        "no_main",
+        &[
+            "this target has portaltest tests but no `main` to run them: add `portaltest::main!();`",
+            "tests/no_main.rs:1:1",
+            "portaltest::run_main()",
+        ],
+    );
+    let text = &errors()["no_main"];
+    assert_eq!(
+        text.matches("no `main` to run them").count(),
+        1,
+        "once, not per test:\n{text}"
+    );
+}
+
+#[test]
+fn libtest_tests_left_in_the_target_are_named() {
+    assert_errors(
+        "leftovers",
+        &[
+            "3 libtest tests in this portaltest target would never run",
+            "#[test] fn plain at tests/leftovers.rs:10",
+            "#[tokio::test(..)] fn with_tokio at tests/leftovers.rs:17",
+            "#[::core::prelude::v1::test] fn in_a_module_file at tests/helpers/mod.rs:3",
+            "mark each `#[portaltest::test]` instead",
+            "tests/leftovers.rs:25:1",
+        ],
+    );
+    let text = &errors()["leftovers"];
+    for not_a_test in [
+        "in_a_doc_example",
+        "in_a_comment",
+        "in_a_string",
+        "in_a_macro",
+        "configured_out",
+    ] {
+        assert!(
+            !text.contains(not_a_test),
+            "{not_a_test} taken for a test:\n{text}"
+        );
+    }
+    assert_one_error("leftovers");
 }
 
 #[test]
@@ -212,8 +351,7 @@ fn test_in_an_impl_block() {
             "move this fn out of the `impl` block",
         ],
     );
-    let text = &errors()["test_in_impl"];
-    assert_eq!(text.matches("error").count(), 1, "one error only:\n{text}");
+    assert_one_error("test_in_impl");
 }
 
 #[test]
@@ -274,9 +412,7 @@ fn retries_out_of_range_or_not_a_number() {
 
 #[test]
 fn correct_code_compiles() {
-    assert!(
-        !errors().contains_key("all_right"),
-        "{}",
-        errors()["all_right"]
-    );
+    for case in ["all_right", "own_main"] {
+        assert!(!errors().contains_key(case), "{}", errors()[case]);
+    }
 }

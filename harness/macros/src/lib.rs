@@ -3,9 +3,12 @@
 //! re-exports them and provides the runtime they expand to; the generated code names
 //! `::portaltest`, so this crate is not useful on its own.
 
+mod crate_checks;
+mod source;
+
 use proc_macro::TokenStream;
 use proc_macro2::{Ident, Span, TokenStream as TokenStream2};
-use quote::{format_ident, quote, quote_spanned, ToTokens};
+use quote::{quote, quote_spanned, ToTokens};
 use syn::{
     parse_macro_input, spanned::Spanned, Attribute, Error, Expr, ExprLit, GenericArgument, ItemFn,
     Lit, LitStr, Meta, PathArguments, ReturnType, Type,
@@ -277,20 +280,16 @@ fn expand_test(
     let into_result = quote_spanned! {ret_span=>
         ::portaltest::__private::IntoTestResult::into_test_result(#out)
     };
-    // Inside the registration below, `#ident` resolves through `use self::*` to the
-    // user's fn when it is a module-level item, and otherwise (an associated fn in an
-    // `impl` block) to a fallback returning `InImplBlock`, which this check reports.
-    let fallback_ident = format_ident!("{}", ident, span = Span::call_site());
-    let free_fn_check = quote_spanned! {ident.span()=>
-        ::portaltest::__private::assert_free_fn(
-            ::portaltest::__private::FreeFnProbe::of(&#ident).check(),
-        )
-    };
-    let reg_ident = format_ident!(
-        "__PORTALTEST_REGISTER_{}",
-        name.to_uppercase(),
-        span = Span::call_site()
-    );
+    // A test in an `impl` block cannot be named from the registration below: say so
+    // instead of rustc's "cannot find function". The source file tells (a name-based
+    // fallback would need a glob import of the whole module per test, whose cost grows
+    // with the square of the number of tests in a module).
+    if source::in_impl_block(&name, ident.span()) {
+        return Err(Error::new(
+            ident.span(),
+            "`#[portaltest::test]` goes on a module-level fn, not on an associated fn in an `impl` block: move this fn out of the `impl` block, to module level (tests register themselves by path and are called without `Self`; a test that needs a type's helpers calls them as `Type::helper()`)",
+        ));
+    }
     let TestAttrs {
         ignore,
         ignore_reason,
@@ -314,39 +313,20 @@ fn expand_test(
     // `start_paused = true` implies a runtime of the test's own.
     let start_paused = runtime.start_paused;
     let isolated = runtime.isolated || start_paused;
-    let static_ident = format_ident!(
-        "__PORTALTEST_TEST_{}",
-        name.to_uppercase(),
-        span = Span::call_site()
-    );
+    let crate_checks = crate_checks::once_per_crate(crate_checks::Caller::Test);
     Ok(quote! {
         #func
 
-        // Named, unlike `const _`, so that it is also valid in an `impl` block, where the
-        // check below reports the misplaced test.
-        #[doc(hidden)]
-        #[allow(non_upper_case_globals, dead_code)]
-        const #reg_ident: () = {
-            #[allow(non_snake_case, dead_code, clippy::missing_const_for_fn)]
-            fn #fallback_ident() -> ::portaltest::__private::InImplBlock {
-                ::portaltest::__private::InImplBlock
-            }
-            {
-            #[allow(unused_imports)]
-            use self::*;
-            #[allow(unused_imports)]
-            use ::portaltest::__private::FreeFnFallback as _;
-            fn __portaltest_check() {
-                #free_fn_check
-            }
+        #crate_checks
+
+        const _: () = {
             fn __portaltest_run() -> ::core::result::Result<(), ::std::string::String> {
                 let #out = #call;
                 #into_result
             }
             #[::portaltest::__private::linkme::distributed_slice(::portaltest::__private::TESTS)]
             #[linkme(crate = ::portaltest::__private::linkme)]
-            #[allow(non_upper_case_globals)]
-            static #static_ident: ::portaltest::__private::TestDef = ::portaltest::__private::TestDef {
+            static __PORTALTEST_TEST: ::portaltest::__private::TestDef = ::portaltest::__private::TestDef {
                 module_path: ::core::module_path!(),
                 name: #name,
                 file: ::core::file!(),
@@ -360,9 +340,40 @@ fn expand_test(
                 retries: #retries,
                 run: __portaltest_run,
             };
-            }
         };
     })
+}
+
+/// Defines the test binary's `main`, which runs every `#[portaltest::test]` of the
+/// target; see `portaltest::main!`.
+///
+/// It also reads the target's source files for libtest tests (`#[test]`,
+/// `#[tokio::test]`, ...) that a `harness = false` target would silently drop, and
+/// makes each one a compile error.
+#[proc_macro]
+pub fn main(input: TokenStream) -> TokenStream {
+    let input = TokenStream2::from(input);
+    if !input.is_empty() {
+        return Error::new_spanned(input, "`portaltest::main!()` takes no arguments")
+            .to_compile_error()
+            .into();
+    }
+    let checks = crate_checks::once_per_crate(crate_checks::Caller::Main);
+    let leftovers = source::leftovers(Span::call_site());
+    let leftovers = if leftovers.is_empty() {
+        TokenStream2::new()
+    } else {
+        let message = source::leftovers_message(&leftovers);
+        quote!(::core::compile_error!(#message);)
+    };
+    quote! {
+        #checks
+        #leftovers
+        fn main() -> ::std::process::ExitCode {
+            ::portaltest::run_main()
+        }
+    }
+    .into()
 }
 
 /// Turns `async fn name() -> T` into a run-wide fixture: a sync accessor
