@@ -464,9 +464,10 @@ pub use stackportal::spawn_local;
 /// `Result<(), E>` (`E: Debug`), at module level (not in an `impl` block).
 ///
 /// Mistakes are compile errors at the test, naming the fix: another return type, an
-/// associated fn in an `impl` block (or a fn inside a function body: in a doctest, add
-/// the hidden line `# #[cfg(any())] fn main() {}` so that rustdoc does not wrap the
-/// code in a `main`), `#[should_panic]` on a test returning `Result` (as libtest).
+/// associated fn in an `impl` block, `#[should_panic]` on a test returning `Result` (as
+/// libtest). In a doctest, add the hidden line `# #[cfg(any())] fn main() {}` so that
+/// rustdoc does not wrap the code in a `main` of its own. The expansion costs the same
+/// for every test, however many share a module.
 ///
 /// Sync tests run in a portal and may [`await_`]. `#[ignore]`, `#[ignore = "reason"]`,
 /// `#[should_panic]` and `#[should_panic(expected = "text")]` work as with `#[test]`;
