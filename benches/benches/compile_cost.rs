@@ -275,6 +275,8 @@ fn build(
         command.args(["--test", t]);
     }
     let start = Instant::now();
+    // Reaped by `wait4` below, which also gives the peak RSS; `Child::wait` cannot.
+    #[allow(clippy::zombie_processes)]
     let child = command.spawn().expect("run cargo");
     let (status, usage) = wait4(child.id() as libc::pid_t).expect("wait4");
     let wall = start.elapsed();
@@ -424,7 +426,8 @@ fn main() {
                     peer.source(n, &stamp),
                 )
                 .expect("write the test file");
-                let (wall, max_rss_kib, ok) = build(&project, &build_dir, profile, &[name.clone()]);
+                let (wall, max_rss_kib, ok) =
+                    build(&project, &build_dir, profile, std::slice::from_ref(&name));
                 eprintln!(
                     "compile_cost: {profile} {name}: {}, {}{}",
                     secs(wall),

@@ -731,9 +731,9 @@ pub fn parse_duration(text: &str) -> Option<Duration> {
 /// Formats a limit the way it is written: `200ms`, `5s`, `2m`.
 pub(crate) fn format_limit(d: Duration) -> String {
     let ms = d.as_millis();
-    if ms % 60_000 == 0 && ms > 0 {
+    if ms.is_multiple_of(60_000) && ms > 0 {
         format!("{}m", ms / 60_000)
-    } else if ms % 1000 == 0 && ms > 0 {
+    } else if ms.is_multiple_of(1000) && ms > 0 {
         format!("{}s", ms / 1000)
     } else {
         format!("{ms}ms")
