@@ -356,8 +356,8 @@ fn document(config: &Config, cells: &[Cell], machine: &str) -> String {
                 );
             }
         }
-        let (lo, hi) = (config.sizes[0], *config.sizes.last().unwrap());
-        if lo < hi {
+        for pair in config.sizes.windows(2) {
+            let (lo, hi) = (pair[0], pair[1]);
             for &peer in &config.peers {
                 if let (Some(a), Some(b)) = (
                     find(cells, profile, peer, lo),
