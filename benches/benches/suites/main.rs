@@ -3,7 +3,11 @@
 //!
 //! Run: `cargo bench -p benches --bench suites` (full size, the numbers in
 //! `benches/results/`), or `cargo bench -p benches --bench suites -- --quick` (10x
-//! smaller suites, 2 repeats; what CI runs so the bench never rots).
+//! smaller suites, 2 repeats; what CI runs so the bench never rots; its table and
+//! charts go to `<target dir>/bench-suites/results-quick/`, not over the results). A
+//! generated suite that does not build, or a run that fails or times out, makes the
+//! command exit non-zero after the table is written; timing targets are reported,
+//! never enforced.
 //!
 //! What it does, one file per step (data flows down the list):
 //!
@@ -89,7 +93,12 @@ fn main() {
         .nth(3)
         .expect("bench binary lives in <target>/<profile>/deps")
         .to_path_buf();
-    let results = bench_dir.join("results");
+    // Quick runs (CI's) write under the target directory, never over the results.
+    let results = if config.quick {
+        target_dir.join("bench-suites").join("results-quick")
+    } else {
+        bench_dir.join("results")
+    };
     let suffix = if config.quick { "-quick" } else { "" };
     let svg = |stem: &str| results.join(format!("{stem}{suffix}.svg"));
     let csv = |stem: &str| results.join(format!("{stem}{suffix}.csv"));
@@ -129,6 +138,7 @@ fn main() {
         binaries,
         logs,
         timeout: config.timeout,
+        failures: Default::default(),
     };
 
     let (rows, charts) = workloads::run(&runner, &config);
@@ -145,5 +155,16 @@ fn main() {
             chart::svg(&svg(chart.stem), chart, &machine);
             eprintln!("chart: {}", svg(chart.stem).display());
         }
+    }
+    let failures = runner.failures.lock().unwrap_or_else(|e| e.into_inner());
+    if !failures.is_empty() {
+        eprintln!(
+            "suites: {} rows had runs that failed or timed out:",
+            failures.len()
+        );
+        for f in failures.iter() {
+            eprintln!("  {f}");
+        }
+        std::process::exit(1);
     }
 }

@@ -204,6 +204,8 @@ pub struct Runner {
     pub binaries: BTreeMap<String, PathBuf>,
     pub logs: PathBuf,
     pub timeout: Duration,
+    /// Every row whose runs did not all pass: the bench exits non-zero at the end.
+    pub failures: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl Runner {
@@ -245,6 +247,14 @@ impl Runner {
         );
         if !stats.ok() {
             eprintln!("    (output of the last run: {})", log.display());
+            self.failures
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(format!(
+                    "{name} {}{env_text}: {}",
+                    args.join(" "),
+                    stats.verdict()
+                ));
         }
         stats
     }
