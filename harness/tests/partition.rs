@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 
 mod common;
-use common::{run_sample, Run};
+use common::{cargo, run_sample, workspace_root, Run};
 
 fn binary() -> &'static PathBuf {
     static BINS: OnceLock<HashMap<String, PathBuf>> = OnceLock::new();
@@ -133,6 +133,60 @@ fn list_hash_partitions_are_nextests() {
         .cloned()
         .collect();
     assert_eq!(filtered, expected);
+}
+
+/// The tests of the `partition` sample in shard `partition`, as cargo-nextest itself
+/// computes it (`cargo nextest list`): an oracle independent of the code under test.
+/// `None` where cargo-nextest is not installed, except in CI (`CI` set), where that
+/// fails the test.
+fn nextest_shard(partition: &str) -> Option<Vec<String>> {
+    let out = std::process::Command::new(cargo())
+        .current_dir(workspace_root())
+        .args([
+            "nextest",
+            "list",
+            "-p",
+            "portaltest-samples",
+            "--test",
+            "partition",
+        ])
+        .args(["--run-ignored", "all", "--partition", partition])
+        .args(["--message-format", "json"])
+        .output()
+        .expect("cannot run cargo");
+    if !out.status.success() {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let missing = stderr.contains("no such command");
+        assert!(
+            missing && std::env::var_os("CI").is_none(),
+            "cargo nextest list failed:\n{stderr}"
+        );
+        eprintln!("cargo-nextest is not installed: the comparison with nextest runs in CI");
+        return None;
+    }
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("nextest's JSON");
+    let cases = json["rust-suites"]["portaltest-samples::partition"]["testcases"]
+        .as_object()
+        .expect("the partition sample in nextest's list");
+    let mut names: Vec<String> = cases
+        .iter()
+        .filter(|(_, case)| case["filter-match"]["status"] == "matches")
+        .map(|(name, _)| name.clone())
+        .collect();
+    names.sort();
+    Some(names)
+}
+
+#[test]
+fn partitions_match_cargo_nextests_own() {
+    for partition in ["count:1/2", "count:2/2", "hash:1/3", "hash:2/3", "hash:3/3"] {
+        let Some(expected) = nextest_shard(partition) else {
+            return;
+        };
+        let mut ours = listed(&["--partition", partition], &[]);
+        ours.sort();
+        assert_eq!(ours, expected, "--partition {partition}");
+    }
 }
 
 #[test]
