@@ -142,9 +142,10 @@ impl<T: 'static> Drop for AsyncGuard<T> {
         };
         let mut cleanup = make(value);
         match engine::whereabouts() {
-            Where::Running if std::thread::panicking() => {
-                // Suspending mid-unwind would let other tasks see this thread as
-                // panicking (poisoning their mutexes); run it after the unwind.
+            Where::Running if engine::unwinding_here() => {
+                // A panic unwinds this portal's stack. Suspending mid-unwind would let
+                // other tasks see this thread as panicking (poisoning their mutexes);
+                // run it after the unwind.
                 if let Err(cleanup) = engine::defer(cleanup) {
                     engine::hand_off(cleanup);
                 }
