@@ -155,8 +155,25 @@ impl<T: 'static> Drop for AsyncGuard<T> {
                     panic::catch_unwind(AssertUnwindSafe(|| await_(cleanup.as_mut())))
                 {
                     if payload.is::<Cancelled>() {
-                        // Cancelled mid-cleanup: the rest of it runs on the spawner.
+                        // Cancelled mid-cleanup: the rest of it runs on the spawner. The
+                        // `Cancelled` is not raised again from this `Drop` (a `Drop` that
+                        // unwinds aborts the process when it runs during an unwind, as
+                        // the next guard in a `Vec` would): the portal's next `await_`
+                        // raises it again, and nothing suspends any more.
                         engine::hand_off(cleanup);
+                        engine::drop_payload(payload);
+                        return;
+                    }
+                    drop(cleanup);
+                    if std::thread::panicking() {
+                        // Dropped during some other unwind: a panic here would abort.
+                        engine::report(format_args!(
+                            "stackportal: an AsyncGuard cleanup panicked while the thread \
+                             was unwinding: {}\n",
+                            engine::panic_message(&*payload)
+                        ));
+                        engine::drop_payload(payload);
+                        return;
                     }
                     panic::resume_unwind(payload);
                 }

@@ -310,7 +310,7 @@ fn a_raised_sigsegv_still_ends_the_process() {
 /// A singly linked list whose (recursive) drop goes one frame deeper per node.
 struct Node {
     _pad: [u64; 4],
-    next: Option<Box<Node>>,
+    _next: Option<Box<Node>>,
 }
 
 fn long_list(len: usize) -> Option<Box<Node>> {
@@ -318,7 +318,7 @@ fn long_list(len: usize) -> Option<Box<Node>> {
     for _ in 0..len {
         head = Some(Box::new(Node {
             _pad: [0; 4],
-            next: head,
+            _next: head,
         }));
     }
     head

@@ -460,7 +460,7 @@ pub fn await_<F: IntoFuture>(future: F) -> F::Output {
         misuse(future);
     };
     if frame.tearing_down.get() {
-        return poll_once_while_tearing_down(pin!(future.into_future()));
+        return poll_once_while_tearing_down(frame, pin!(future.into_future()));
     }
     if !frame.relay.is_set() {
         frame.set_first_waker();
@@ -578,12 +578,17 @@ fn cannot_suspend_in_waker_code() -> ! {
 }
 
 #[cold]
-fn poll_once_while_tearing_down<F: Future>(mut future: Pin<&mut F>) -> F::Output {
+fn poll_once_while_tearing_down<F: Future>(frame: &Frame, mut future: Pin<&mut F>) -> F::Output {
     let mut cx = Context::from_waker(Waker::noop());
     if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
         return out;
     }
-    if !std::thread::panicking() {
+    // Per portal, as for suspending: a portal cancelled while an unrelated panic
+    // unwinds another stack (its parent's, which drops it) may raise `Cancelled` again
+    // after its code caught the first one. (If a destructor of its own `Cancelled`
+    // unwind gets here then, the runtime aborts instead of us: the same end, without
+    // this message.)
+    if !frame.unwinding() {
         panic::resume_unwind(Box::new(Cancelled));
     }
     overflow::write_fatal(&[
@@ -1044,8 +1049,8 @@ pub(crate) fn defer(cleanup: Cleanup) -> Result<(), Cleanup> {
 }
 
 /// Hands `cleanup` to the nearest cleanup spawner registered on the current portal or
-/// the portals around it; reports on stderr when there is none, or when the spawner
-/// drops it before it finished (its executor shut down, say).
+/// the portals around it; reports on stderr when there is none, when the spawner
+/// panics, or when it drops it before it finished (its executor shut down, say).
 pub(crate) fn hand_off(cleanup: Cleanup) {
     let mut frame = current();
     while !frame.is_null() {
@@ -1058,15 +1063,28 @@ pub(crate) fn hand_off(cleanup: Cleanup) {
         // frame's coroutine, dropped only after the frame has left `CURRENT`.
         let extras = unsafe { f.extras.as_ref() };
         if let Some(spawner) = extras.and_then(|e| e.spawner.as_ref()) {
-            spawner(Box::pin(Tracked {
+            let tracked = Box::pin(Tracked {
                 cleanup: Some(cleanup),
-            }));
+            });
+            // Often called from a guard's `Drop` during a cancellation's unwind, where
+            // a panic would abort the process: a spawner's panic is reported instead
+            // (the cleanup it was given is dropped with it, and reports itself).
+            if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(|| spawner(tracked))) {
+                report(format_args!(
+                    "stackportal: a portal's cleanup spawner panicked: {}\n",
+                    panic_message(&*payload)
+                ));
+                drop_payload(payload);
+            }
             return;
         }
         frame = f.parent.get();
     }
     report_lost_cleanup("its portal was cancelled (dropped before it finished)");
-    drop(cleanup);
+    // Maybe in a `Drop` during an unwind: a panic of the cleanup's own drop would abort.
+    if let Some(payload) = drop_quietly(cleanup) {
+        drop_payload(payload);
+    }
 }
 
 /// A handed-off cleanup that reports itself if it is dropped before it finished.
