@@ -20,7 +20,9 @@
 //! Budget: `STACKPORTAL_FUZZ_CASES` cases (default 400, divided by
 //! `STACKPORTAL_TEST_SCALE`) from seed `STACKPORTAL_FUZZ_START` (default 0), and at
 //! most ~20 s; `STACKPORTAL_FUZZ_SEED=n` runs that one seed. A failure prints the seed
-//! and the command line that reproduces it.
+//! and the command line that reproduces it. Under `.ci/memcheck` (valgrind, ASan) the
+//! cases run in the test process itself, so that the checker sees them: 40 seeds with
+//! the CI's `STACKPORTAL_TEST_SCALE=10`, at most 3 minutes.
 
 use std::cell::{Cell, RefCell};
 use std::io::Write;
@@ -703,6 +705,7 @@ fn randomized_scenarios() {
         child(start, cases, Duration::from_millis(ms));
         return;
     }
+    let memcheck = support::memcheck().is_some();
     let (start, cases) = match env_u64("STACKPORTAL_FUZZ_SEED") {
         Some(seed) => (seed, 1),
         None => (
@@ -715,6 +718,13 @@ fn randomized_scenarios() {
     } else {
         Duration::from_secs(20)
     };
+    if memcheck {
+        // Under a memory checker (`.ci/memcheck`) the cases run in this process, which
+        // the checker watches (it does not follow children): a memory error fails the
+        // binary, a failed oracle exits it with the seed printed, as a child would.
+        child(start, cases, Duration::from_secs(180));
+        return;
+    }
     // `STACKPORTAL_FUZZ_KEEP_GOING=1`: report every failing seed instead of the first
     // (for surveys of an engine version).
     let keep_going = std::env::var_os("STACKPORTAL_FUZZ_KEEP_GOING").is_some();
