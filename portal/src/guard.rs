@@ -16,14 +16,17 @@ type MakeCleanup<T> = Box<dyn FnOnce(T) -> Cleanup>;
 /// Made by [`guard`]. Derefs to the value. When the guard is dropped:
 ///
 /// * in a running portal, `cleanup(value)` is awaited in place, through the portal
-///   (a panic of the cleanup propagates from the drop);
+///   (a panic of the cleanup propagates from the drop, unless the thread is already
+///   unwinding: then it is reported on stderr). If the portal is cancelled meanwhile,
+///   the rest of the cleanup goes to the cleanup spawner and the drop returns; the
+///   portal's next `await_` raises [`Cancelled`](crate::Cancelled) again;
 /// * while a panic unwinds the portal's stack, the cleanup is queued and awaited as
 ///   soon as the unwind reaches the portal's root, before the [`Portal`](crate::Portal)
 ///   completes (with the original panic);
 /// * while a cancelled portal is torn down (its owner dropped it), the cleanup is
 ///   handed to the portal's cleanup spawner (see
 ///   [`Builder::cleanup_spawner`](crate::Builder::cleanup_spawner)); only without one
-///   is it reported on stderr;
+///   (or when the spawner panics) is it reported on stderr;
 /// * outside any portal, the cleanup is polled once and reported on stderr if it did
 ///   not finish: close guards in async code with [`AsyncGuard::close`].
 ///

@@ -423,7 +423,8 @@ fn no_portal() -> ! {
 /// # While a panic unwinds
 ///
 /// A `Drop` impl that runs while a panic unwinds the portal's stack may call `await_`,
-/// but it never suspends there: the thread's panic count would stay raised while other
+/// but it never suspends there (a portal opened afresh inside a `Drop` that runs
+/// during an unrelated panic, elsewhere, is not affected: it suspends as usual): the thread's panic count would stay raised while other
 /// tasks run on the thread, so they would see `std::thread::panicking()` and poison the
 /// mutexes they release. The future is polled once; if it is ready its output is
 /// returned, and if it is pending, `await_` can neither wait nor panic (a panic during
@@ -633,7 +634,19 @@ const INLINE_BODY_ALIGN_MAX: usize = 16;
 /// ```
 ///
 /// Dropping a portal that has not finished unwinds its stack: every destructor on it
-/// runs exactly once (see [`Cancelled`]).
+/// runs exactly once (see [`Cancelled`]). A portal dropped before its first poll drops
+/// its body (and everything the body captured) once; a panic of those drops comes out
+/// of the drop, unless the thread is already unwinding (then it is reported on stderr).
+/// The same holds for the output of a cancelled portal whose code swallowed
+/// [`Cancelled`] and returned a value.
+///
+/// # `panic = "abort"`
+///
+/// A suspended stack cannot be unwound when panics abort. Dropping a *suspended* portal
+/// (a timeout, a `select!` that chose another branch) then leaks its stack: it stays
+/// mapped and counted, the destructors of the values on it never run (guards'
+/// cleanups included), and one line on stderr says so. Dropping a portal that never
+/// ran, or that finished, is as usual.
 #[must_use = "a portal does nothing unless it is awaited"]
 pub struct Portal<T> {
     co: Option<Co<T>>,
