@@ -26,7 +26,9 @@ type MakeCleanup<T> = Box<dyn FnOnce(T) -> Cleanup>;
 /// * while a cancelled portal is torn down (its owner dropped it), the cleanup is
 ///   handed to the portal's cleanup spawner (see
 ///   [`Builder::cleanup_spawner`](crate::Builder::cleanup_spawner)); only without one
-///   (or when the spawner panics) is it reported on stderr;
+///   (or when the spawner panics) is it reported on stderr. The same holds for a guard
+///   captured by the body of a portal that is dropped before it ever ran: the body is
+///   dropped inside that portal, which is being torn down;
 /// * outside any portal, the cleanup is polled once and reported on stderr if it did
 ///   not finish: close guards in async code with [`AsyncGuard::close`].
 ///
