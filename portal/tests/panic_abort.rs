@@ -101,4 +101,8 @@ fn dropping_a_suspended_portal_under_panic_abort_leaks_it_and_goes_on() {
         .collect();
     assert_eq!(lines.len(), 1, "one line on stderr: {stderr}");
     assert!(lines[0].contains("leaked"), "{stderr}");
+    assert!(
+        lines[0].contains("`abort::demo`"),
+        "names the portal: {stderr}"
+    );
 }

@@ -652,6 +652,10 @@ pub struct Portal<T> {
     co: Option<Co<T>>,
     /// Usable bytes of the coroutine's stack.
     stack_size: usize,
+    /// `Builder::name`, for the line that says a suspended portal was leaked (only
+    /// under `panic = "abort"`, where that happens).
+    #[cfg(panic = "abort")]
+    name: Option<Box<str>>,
 }
 
 impl<T> fmt::Debug for Portal<T> {
@@ -689,6 +693,8 @@ impl<T: 'static> Portal<T> {
         F: FnOnce() -> T + 'static,
     {
         overflow::install();
+        #[cfg(panic = "abort")]
+        let name = extras.as_ref().and_then(|e| e.name.clone());
         let stack = stacks::take(stack_size);
         debug_assert_eq!(stack.size(), stack_size);
         let stack_hi = stack.base().get();
@@ -704,6 +710,8 @@ impl<T: 'static> Portal<T> {
         Portal {
             co: Some(co),
             stack_size,
+            #[cfg(panic = "abort")]
+            name,
         }
     }
 }
@@ -898,7 +906,8 @@ impl<T> Portal<T> {
         if cfg!(panic = "abort") && !unstarted {
             // Unwinding the suspended stack would abort the process: abandon it.
             mem::forget(co);
-            leaked_under_panic_abort(self.stack_size);
+            #[cfg(panic = "abort")]
+            leaked_under_panic_abort(self.name.as_deref(), self.stack_size);
             return;
         }
         // Started: `await_` unwinds with `Cancelled`. Not started: the root drops the
@@ -982,12 +991,14 @@ fn finish_cancelled<T>(finish: Finish<T>, unstarted: bool) {
 }
 
 /// Under `panic = "abort"`, a suspended portal that is dropped cannot be unwound.
+#[cfg(panic = "abort")]
 #[cold]
-fn leaked_under_panic_abort(stack_size: usize) {
+fn leaked_under_panic_abort(name: Option<&str>, stack_size: usize) {
+    let name = name.map(|n| format!(" `{n}`")).unwrap_or_default();
     report(format_args!(
-        "stackportal: a suspended portal was dropped before it finished; with panic = \
-         \"abort\" its stack cannot be unwound, so it is leaked ({stack_size} bytes; the \
-         destructors of the values on it do not run)\n"
+        "stackportal: the suspended portal{name} was dropped before it finished; with \
+         panic = \"abort\" its stack cannot be unwound, so it is leaked ({stack_size} \
+         bytes; the destructors of the values on it do not run)\n"
     ));
 }
 
