@@ -19,12 +19,12 @@
 //! `has_portal()` is false, and `await_` outside says there is no portal (a dangling
 //! `CURRENT` says otherwise).
 //!
-//! Budget: `STACKPORTAL_FUZZ_CASES` cases (default 400, divided by
-//! `STACKPORTAL_TEST_SCALE`) from seed `STACKPORTAL_FUZZ_START` (default 0), and at
+//! Budget: `STACKPORTAL_FUZZ_CASES` cases (default 400) from seed
+//! `STACKPORTAL_FUZZ_START` (default 0), and at
 //! most ~20 s; `STACKPORTAL_FUZZ_SEED=n` runs that one seed. A failure prints the seed
 //! and the command line that reproduces it. Under `.ci/memcheck` (valgrind, ASan) the
-//! cases run in the test process itself, so that the checker sees them: 40 seeds with
-//! the CI's `STACKPORTAL_TEST_SCALE=10`, at most 3 minutes.
+//! cases run in the test process itself, so that the checker sees them: 2,000 divided
+//! by `STACKPORTAL_TEST_SCALE` (200 in CI) seeds, at most 3 minutes.
 
 use std::cell::{Cell, RefCell};
 use std::io::Write;
@@ -730,7 +730,15 @@ fn randomized_scenarios() {
         Some(seed) => (seed, 1),
         None => (
             env_u64("STACKPORTAL_FUZZ_START").unwrap_or(0),
-            env_u64("STACKPORTAL_FUZZ_CASES").unwrap_or_else(|| u64::from(support::scaled(400))),
+            // 400 natively (~8 s); under a memory checker the cases run in-process and
+            // are cheap (~30 ms each under valgrind), so 200 (`TEST_SCALE=10`).
+            env_u64("STACKPORTAL_FUZZ_CASES").unwrap_or_else(|| {
+                if memcheck {
+                    u64::from(support::scaled(2000))
+                } else {
+                    400
+                }
+            }),
         ),
     };
     let budget = if std::env::var_os("STACKPORTAL_FUZZ_CASES").is_some() {

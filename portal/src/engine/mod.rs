@@ -794,7 +794,16 @@ fn run_root<T, F: FnOnce() -> T>(
 /// The last steps at a portal's root, after its frame left `CURRENT`: drops the extras
 /// (its cleanup spawner) and the relay's wakers, catching their panics into `outcome`,
 /// with the frame in `LEAVING` so that an overflow in those drops is named.
+#[inline(always)]
 fn take_apart<T>(frame: &Frame, extras: Option<Box<Extras>>, outcome: &mut Outcome<T>) {
+    // The common case of a portal without extras that never awaited: nothing to drop.
+    if extras.is_some() || frame.relay.holds_wakers() {
+        take_apart_slow(frame, extras, outcome);
+    }
+}
+
+#[inline(never)]
+fn take_apart_slow<T>(frame: &Frame, extras: Option<Box<Extras>>, outcome: &mut Outcome<T>) {
     // Declared before `_leaving`, so dropped after it: the overflow handler reads it.
     let mut _name = None;
     let _leaving = Leaving::enter(frame);

@@ -283,6 +283,14 @@ impl Relay {
         }
     }
 
+    /// Whether the relay holds a waker (a target, or retired ones), once the portal's
+    /// code has finished (see `take_all`).
+    #[inline(always)]
+    pub(super) fn holds_wakers(&self) -> bool {
+        // SAFETY: as in `take_all`: owner thread, no reader left.
+        unsafe { (*self.target.get()).is_some() || !(*self.retired.get()).is_empty() }
+    }
+
     /// Takes every waker out of the relay, once the portal's code has finished: no
     /// `Context` around the relay is left (its borrows ended with the frames that lent
     /// them, and scoped threads that held one were joined before those returned).
