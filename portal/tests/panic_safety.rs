@@ -516,3 +516,77 @@ fn cancelled_output_and_payload_drops_are_contained() {
     let misuse = catch_unwind(|| await_(async {})).unwrap_err();
     assert!(panic_text(&*misuse).contains("called outside a portal"));
 }
+
+// ---- found by the scenario tester (tests/scenarios.rs) on the first fixed engine -----
+
+/// Seed 904: a portal cancelled while a guard in a `Vec` awaited its cleanup in place,
+/// with a cleanup spawner that panics. The guard raised `Cancelled` again from its
+/// `Drop`, the next guard's `Drop` then ran during that unwind, and the process
+/// aborted ("panic in a destructor during cleanup").
+#[test]
+fn guards_in_a_vec_cancelled_mid_cleanup_with_a_panicking_spawner_do_not_abort() {
+    if is_child("vec_guards") {
+        quiet_panics();
+        let ran = Rc::new(Cell::new(0));
+        let ran2 = ran.clone();
+        let mut portal = Builder::new()
+            .cleanup_spawner(|cleanup| {
+                drop(cleanup);
+                panic!("the spawner failed");
+            })
+            .run_sync(move || {
+                let guards = vec![
+                    guard((), |()| std::future::pending::<()>()),
+                    guard((), move |()| async move { ran2.set(ran2.get() + 1) }),
+                ];
+                drop(guards); // the first cleanup is awaited in place: pending
+                await_(std::future::pending::<()>());
+            });
+        assert!(poll_once(&mut portal).is_pending());
+        drop(portal);
+        println!("survived; second cleanup ran {} times", ran.get());
+        return;
+    }
+    let child = assert_child_ok(
+        "vec_guards",
+        "guards_in_a_vec_cancelled_mid_cleanup_with_a_panicking_spawner_do_not_abort",
+        &[],
+    );
+    assert!(child.stdout.contains("survived"), "{}", child.stdout);
+    assert!(
+        child.stderr.contains("cleanup spawner panicked"),
+        "{}",
+        child.stderr
+    );
+}
+
+/// Seed 9: a portal dropped while its parent's stack unwinds from a panic; its code
+/// catches `Cancelled` and awaits again. The second `Cancelled` was refused because
+/// the *thread* was panicking, and the process aborted; only an unwind of the portal's
+/// own stack must refuse it.
+#[test]
+fn a_portal_cancelled_by_its_unwinding_parent_may_raise_cancelled_again() {
+    if is_child("parent_unwinds") {
+        quiet_panics();
+        let mut parent = stackportal::with_portal_run_sync(|| {
+            let mut inner = stackportal::with_portal_run_sync(|| {
+                let _ = catch_unwind(|| await_(std::future::pending::<()>()));
+                await_(std::future::pending::<()>()); // raises Cancelled again
+            });
+            assert!(poll_once(&mut inner).is_pending());
+            let _inner = inner; // dropped by the unwind below
+            panic!("body");
+        });
+        let result = catch_unwind(AssertUnwindSafe(|| poll_once(&mut parent)));
+        let payload = result.expect_err("the parent's panic comes out");
+        assert_eq!(panic_text(&*payload), "body");
+        println!("survived");
+        return;
+    }
+    let child = assert_child_ok(
+        "parent_unwinds",
+        "a_portal_cancelled_by_its_unwinding_parent_may_raise_cancelled_again",
+        &[],
+    );
+    assert!(child.stdout.contains("survived"), "{}", child.stdout);
+}
