@@ -136,6 +136,19 @@ const CASES: &[Case] = &[
         },
     },
     Case {
+        // Issue 16: an empty sync portal should cost at most half of this.
+        name: "peer: tokio::spawn(async {}) + await its JoinHandle, each",
+        run: |rt, _, n| {
+            timed(|| {
+                rt.block_on(async {
+                    for i in 0..n {
+                        black_box(tokio::spawn(async move { black_box(i) }).await.unwrap());
+                    }
+                })
+            })
+        },
+    },
+    Case {
         name: "peer: block_in_place + Handle::block_on(checkpoint) [multi-thread rt]",
         run: |_, mt, n| {
             timed(|| {

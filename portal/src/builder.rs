@@ -38,6 +38,20 @@ pub const DEFAULT_STACK_SIZE: usize = 2 * 1024 * 1024;
 /// ```
 pub const MIN_STACK_SIZE: usize = 64 * 1024;
 
+/// Largest stack a portal may ask for: 1 TiB on 64-bit targets, 1 GiB on others. Larger
+/// requests ([`Builder::stack_size`], `STACKPORTAL_STACK_SIZE`) are refused with a panic
+/// that names the setting when the portal is opened. (Only the pages the code touches
+/// are committed, but the whole size is reserved address space.)
+///
+/// ```
+/// let too_big = stackportal::MAX_STACK_SIZE + 1;
+/// let refused = std::panic::catch_unwind(|| {
+///     stackportal::Builder::new().stack_size(too_big).run_sync(|| ())
+/// });
+/// assert!(refused.is_err());
+/// ```
+pub const MAX_STACK_SIZE: usize = if usize::BITS >= 64 { 1 << 40 } else { 1 << 30 };
+
 /// The environment variable that overrides [`DEFAULT_STACK_SIZE`], in bytes. It is
 /// read once, when the first portal without an explicit size is opened.
 ///
@@ -56,7 +70,13 @@ fn stack_size_from_env() -> usize {
     match std::env::var(STACK_SIZE_ENV) {
         Err(std::env::VarError::NotPresent) => DEFAULT_STACK_SIZE,
         Ok(text) => match text.trim().parse::<usize>() {
-            Ok(bytes) => bytes,
+            Ok(bytes) if bytes <= MAX_STACK_SIZE => bytes,
+            Ok(bytes) => panic!(
+                "stackportal: {STACK_SIZE_ENV}={bytes} is larger than the largest portal \
+                 stack, MAX_STACK_SIZE = {MAX_STACK_SIZE} bytes; set it to e.g. \
+                 {STACK_SIZE_ENV}=8388608 for 8 MiB stacks, or unset it for the default \
+                 ({DEFAULT_STACK_SIZE})"
+            ),
             Err(_) => panic!(
                 "{STACK_SIZE_ENV}={text:?} is not a number of bytes; set it to e.g. \
                  {STACK_SIZE_ENV}=4194304 for 4 MiB stacks, or unset it for the default \
@@ -69,13 +89,12 @@ fn stack_size_from_env() -> usize {
     }
 }
 
+/// Rounds a size of at most [`MAX_STACK_SIZE`] up to whole pages and to at least
+/// [`MIN_STACK_SIZE`]; cannot overflow.
 fn round_to_pages(bytes: usize) -> usize {
-    let page = crate::engine::page_size(); // a power of two
-    bytes
-        .max(MIN_STACK_SIZE)
-        .checked_add(page - 1)
-        .expect("stackportal: stack size overflows usize")
-        & !(page - 1)
+    let page = crate::engine::page_size(); // a power of two, far below MAX_STACK_SIZE
+    debug_assert!(bytes <= MAX_STACK_SIZE);
+    (bytes.clamp(MIN_STACK_SIZE, MAX_STACK_SIZE) + (page - 1)) & !(page - 1)
 }
 
 /// Configures and opens portals.
@@ -105,8 +124,10 @@ pub struct Builder {
 
 impl fmt::Debug for Builder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Never panics: shows the size as set, not resolved (the environment variable may
+        // be invalid, and an explicit size out of bounds is refused only on opening).
         f.debug_struct("Builder")
-            .field("stack_size", &self.resolved_stack_size())
+            .field("stack_size", &self.stack_size)
             .field("name", &self.name)
             .field("cleanup_spawner", &self.spawner.is_some())
             .finish()
@@ -127,6 +148,11 @@ impl Builder {
     /// Sets the usable stack size in bytes, rounded up to whole pages and to at least
     /// [`MIN_STACK_SIZE`]. Overflowing it aborts the process with a message that names
     /// the portal stack and its size.
+    ///
+    /// # Panics
+    ///
+    /// Opening a portal ([`run`](Self::run), [`run_sync`](Self::run_sync)) with a size
+    /// above [`MAX_STACK_SIZE`] panics with a message that names this setting.
     ///
     /// ```
     /// let portal = stackportal::Builder::new().stack_size(100_000).run_sync(|| ());
@@ -172,9 +198,14 @@ impl Builder {
         self
     }
 
+    #[track_caller]
     fn resolved_stack_size(&self) -> usize {
         match self.stack_size {
-            Some(bytes) => round_to_pages(bytes),
+            Some(bytes) if bytes <= MAX_STACK_SIZE => round_to_pages(bytes),
+            Some(bytes) => panic!(
+                "stackportal: Builder::stack_size({bytes}) is larger than the largest portal \
+                 stack, stackportal::MAX_STACK_SIZE = {MAX_STACK_SIZE} bytes"
+            ),
             None => default_stack_size(),
         }
     }
@@ -186,6 +217,7 @@ impl Builder {
     /// let portal = stackportal::Builder::new().run(async { stackportal::await_(async { 3 }) });
     /// assert_eq!(futures::executor::block_on(portal), 3);
     /// ```
+    #[track_caller]
     pub fn run<F>(self, future: F) -> Portal<F::Output>
     where
         F: IntoFuture,
@@ -203,6 +235,7 @@ impl Builder {
     /// let portal = stackportal::Builder::new().run_sync(|| stackportal::await_(async { 4 }));
     /// assert_eq!(futures::executor::block_on(portal), 4);
     /// ```
+    #[track_caller]
     pub fn run_sync<T, F>(self, body: F) -> Portal<T>
     where
         F: FnOnce() -> T + 'static,

@@ -16,14 +16,19 @@ type MakeCleanup<T> = Box<dyn FnOnce(T) -> Cleanup>;
 /// Made by [`guard`]. Derefs to the value. When the guard is dropped:
 ///
 /// * in a running portal, `cleanup(value)` is awaited in place, through the portal
-///   (a panic of the cleanup propagates from the drop);
+///   (a panic of the cleanup propagates from the drop, unless the thread is already
+///   unwinding: then it is reported on stderr). If the portal is cancelled meanwhile,
+///   the rest of the cleanup goes to the cleanup spawner and the drop returns; the
+///   portal's next `await_` raises [`Cancelled`](crate::Cancelled) again;
 /// * while a panic unwinds the portal's stack, the cleanup is queued and awaited as
 ///   soon as the unwind reaches the portal's root, before the [`Portal`](crate::Portal)
 ///   completes (with the original panic);
 /// * while a cancelled portal is torn down (its owner dropped it), the cleanup is
 ///   handed to the portal's cleanup spawner (see
 ///   [`Builder::cleanup_spawner`](crate::Builder::cleanup_spawner)); only without one
-///   is it reported on stderr;
+///   (or when the spawner panics) is it reported on stderr. The same holds for a guard
+///   captured by the body of a portal that is dropped before it ever ran: the body is
+///   dropped inside that portal, which is being torn down;
 /// * outside any portal, the cleanup is polled once and reported on stderr if it did
 ///   not finish: close guards in async code with [`AsyncGuard::close`].
 ///
@@ -142,9 +147,10 @@ impl<T: 'static> Drop for AsyncGuard<T> {
         };
         let mut cleanup = make(value);
         match engine::whereabouts() {
-            Where::Running if std::thread::panicking() => {
-                // Suspending mid-unwind would let other tasks see this thread as
-                // panicking (poisoning their mutexes); run it after the unwind.
+            Where::Running if engine::unwinding_here() => {
+                // A panic unwinds this portal's stack. Suspending mid-unwind would let
+                // other tasks see this thread as panicking (poisoning their mutexes);
+                // run it after the unwind.
                 if let Err(cleanup) = engine::defer(cleanup) {
                     engine::hand_off(cleanup);
                 }
@@ -154,8 +160,25 @@ impl<T: 'static> Drop for AsyncGuard<T> {
                     panic::catch_unwind(AssertUnwindSafe(|| await_(cleanup.as_mut())))
                 {
                     if payload.is::<Cancelled>() {
-                        // Cancelled mid-cleanup: the rest of it runs on the spawner.
+                        // Cancelled mid-cleanup: the rest of it runs on the spawner. The
+                        // `Cancelled` is not raised again from this `Drop` (a `Drop` that
+                        // unwinds aborts the process when it runs during an unwind, as
+                        // the next guard in a `Vec` would): the portal's next `await_`
+                        // raises it again, and nothing suspends any more.
                         engine::hand_off(cleanup);
+                        engine::drop_payload(payload);
+                        return;
+                    }
+                    drop(cleanup);
+                    if std::thread::panicking() {
+                        // Dropped during some other unwind: a panic here would abort.
+                        engine::report(format_args!(
+                            "stackportal: an AsyncGuard cleanup panicked while the thread \
+                             was unwinding: {}\n",
+                            engine::panic_message(&*payload)
+                        ));
+                        engine::drop_payload(payload);
+                        return;
                     }
                     panic::resume_unwind(payload);
                 }

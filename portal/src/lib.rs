@@ -136,8 +136,8 @@ mod iter;
 mod spawn;
 
 pub use builder::{
-    with_portal_run, with_portal_run_sync, Builder, DEFAULT_STACK_SIZE, MIN_STACK_SIZE,
-    STACK_SIZE_ENV,
+    with_portal_run, with_portal_run_sync, Builder, DEFAULT_STACK_SIZE, MAX_STACK_SIZE,
+    MIN_STACK_SIZE, STACK_SIZE_ENV,
 };
 #[cfg(unix)]
 pub use engine::set_fatal_message_fd;
@@ -195,5 +195,11 @@ pub mod __private {
     /// How many stacks this thread's pool holds (tests and benchmarks).
     pub fn pooled_stacks() -> usize {
         crate::engine::stacks::pooled()
+    }
+
+    /// How many portal stacks this process has mapped right now, in live portals and
+    /// in every thread's pool (tests).
+    pub fn mapped_stacks() -> usize {
+        crate::engine::stacks::mapped()
     }
 }

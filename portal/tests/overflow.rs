@@ -306,3 +306,54 @@ fn a_raised_sigsegv_still_ends_the_process() {
     assert_eq!(status.signal(), Some(libc::SIGSEGV), "{stderr}");
     assert!(!stderr.contains("survived"), "{stderr}");
 }
+
+/// A singly linked list whose (recursive) drop goes one frame deeper per node.
+struct Node {
+    _pad: [u64; 4],
+    _next: Option<Box<Node>>,
+}
+
+fn long_list(len: usize) -> Option<Box<Node>> {
+    let mut head = None;
+    for _ in 0..len {
+        head = Some(Box::new(Node {
+            _pad: [0; 4],
+            _next: head,
+        }));
+    }
+    head
+}
+
+/// Issue 16 (9): the root drops the portal's extras (its cleanup spawner) and its
+/// relay's waker after it has left `CURRENT`; an overflow there (a spawner owning a
+/// long linked list) used to be a bare SIGSEGV.
+#[test]
+fn overflow_while_a_portal_drops_its_cleanup_spawner_names_the_portal() {
+    if is_child("spawner") {
+        let list = long_list(1_000_000);
+        let portal = stackportal::Builder::new()
+            .stack_size(64 * 1024)
+            .name("spawner::list")
+            .cleanup_spawner(move |cleanup| {
+                let _ = &list;
+                drop(cleanup);
+            })
+            .run_sync(|| 1);
+        futures::executor::block_on(portal);
+        unreachable!("dropping the list overflows the portal's stack");
+    }
+    let (status, stderr) = run_child(
+        "spawner",
+        "overflow_while_a_portal_drops_its_cleanup_spawner_names_the_portal",
+        &[],
+    );
+    assert_eq!(
+        status.signal(),
+        Some(libc::SIGABRT),
+        "aborted, not a bare SIGSEGV: {status:?} {stderr}"
+    );
+    assert!(
+        stderr.contains("stack overflow in a portal `spawner::list`"),
+        "{stderr}"
+    );
+}

@@ -22,14 +22,43 @@
 //!   on a portal stack can outlive its call's turn (sync code inside it suspends the
 //!   stack, a later `Portal::poll` resumes it), so it would keep a `Context` that may be
 //!   gone. It hands them a `Context` around the frame's [`Relay`], a waker that lives as
-//!   long as the frame and forwards to the waker of the latest `Portal::poll`.
-//! * Dropping a suspended portal resumes its coroutine one last time with
-//!   `Resume::Cancel`; the pending `await_` then unwinds with a [`Cancelled`] payload,
-//!   running every destructor on the portal's stack exactly once, and the coroutine
-//!   finishes at its root. corosensei's own forced unwind is never used on a started
-//!   coroutine: ours always finishes before it is dropped.
-//! * Nothing suspends while the thread is unwinding from a panic: the panic count is
-//!   per thread, and every other task on it would see `thread::panicking()`.
+//!   long as the frame and forwards to the waker of the latest `Portal::poll`. Another
+//!   portal's relay waker is never taken for a task identity (see `relay`).
+//! * Dropping a portal that has not finished resumes its coroutine one last time with
+//!   `Resume::Cancel`. If it is suspended, the pending `await_` then unwinds with a
+//!   [`Cancelled`] payload, running every destructor on the portal's stack exactly once;
+//!   if it never ran, its root drops the body on its own stack. Either way the
+//!   coroutine finishes at its root. corosensei's own forced unwind (and its drop of a
+//!   never-started closure) is never used: ours always finishes before it is dropped.
+//! * Suspending is refused only while a panic unwinds *this* portal's stack (one that
+//!   started after the portal's code was last entered): a fresh portal run from a `Drop`
+//!   during an unrelated unwind may suspend.
+//!
+//! # Panic safety: paired steps are owned, not sequenced
+//!
+//! User code can panic almost anywhere the engine runs: the body, the `Drop` of its
+//! captures, of its output, of a panic payload (payloads are values too), guard
+//! cleanups and their drops, the cleanup spawner and its drop, and wakers' `clone`,
+//! `wake` and `drop`. So every pair of engine steps that must stay paired is held by an
+//! RAII guard or owned by a type, never by two statements in a row:
+//!
+//! | paired steps | held by |
+//! |---|---|
+//! | set / restore `CURRENT` at the root | `Entered` |
+//! | leave / re-enter `CURRENT` around a suspension | `Away` |
+//! | set / clear `LEAVING` while the root drops what it owns | `Leaving` |
+//! | coroutine started / done | always started through `Resume` (also to be dropped), always finished at `run_root`, which catches every panic |
+//! | stack mapped / counted / unmapped / uncounted | `stacks::PortalStack` (counted while it exists, whoever drops it) |
+//! | relay target set / cleared; foreign readers counted | `relay` (swaps under its lock; a failed clone clears) |
+//! | owner-thread / foreign reads of the relay counted | `Reading` / `Foreign` guards in `relay` |
+//!
+//! and every value of user code that the engine drops is dropped inside
+//! `catch_unwind` (`drop_quietly`); a panic payload whose own `Drop` panics is dropped
+//! with `drop_payload`, which leaks the second payload rather than risk a third. On
+//! drop, cancel and teardown paths nothing is written with `eprintln!`, which panics
+//! when stderr is closed or full: diagnostics go through `report`, a best-effort write.
+//! Under `panic = "abort"`, a suspended portal that is dropped cannot be unwound: its
+//! stack is leaked, with one line on stderr.
 
 mod overflow;
 mod relay;
@@ -50,10 +79,11 @@ use std::ptr;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
-use corosensei::stack::{DefaultStack, Stack};
+use corosensei::stack::Stack;
 use corosensei::{Coroutine, CoroutineResult, Yielder};
 
 use self::relay::Relay;
+use self::stacks::PortalStack;
 
 /// A cleanup future handed from an [`AsyncGuard`](crate::AsyncGuard) to the cleanup
 /// spawner of a cancelled portal (see
@@ -70,7 +100,15 @@ pub(crate) type Spawner = Rc<dyn Fn(Cleanup)>;
 
 type Payload = Box<dyn Any + Send + 'static>;
 type Outcome<T> = Result<T, Payload>;
-type Co<T> = Coroutine<Resume, (), Outcome<T>, DefaultStack>;
+type Co<T> = Coroutine<Resume, (), Finish<T>, PortalStack>;
+
+/// What a portal's coroutine returns.
+struct Finish<T> {
+    outcome: Outcome<T>,
+    /// The body had panicked (not with `Cancelled`) before the portal was cancelled:
+    /// the panic was not caused by the teardown.
+    panicked_before_cancel: bool,
+}
 
 /// What the portal tells its coroutine on each resume.
 #[derive(Clone, Copy)]
@@ -134,8 +172,18 @@ pub(crate) struct Frame {
     stack_hi: usize,
     /// Set once the owner dropped the portal: nothing may suspend any more.
     tearing_down: Cell<bool>,
-    /// The builder's extras, owned by the root of the coroutine; null if none.
+    /// Whether the thread was already panicking when the portal's code was last entered
+    /// (a fresh portal run from a `Drop` during an unrelated unwind): a panic unwinding
+    /// this portal's own stack is one that started after that (see `Frame::suspend`).
+    entered_panicking: Cell<bool>,
+    /// The builder's extras, owned by the root of the coroutine; null if none. Read only
+    /// through `CURRENT` (never after the frame has left it).
     extras: *const Extras,
+    /// The portal's name (`Builder::name`), for the stack-overflow message: pointer and
+    /// length of a string that outlives the frame's time in `CURRENT` and `LEAVING`.
+    name: (*const u8, usize),
+    /// The `LEAVING` entry this frame displaced (see `LEAVING`).
+    leaving_prev: Cell<*const Frame>,
     /// Guard cleanups dropped while the portal's code was unwinding from a panic; they
     /// run, in order, once the unwind has reached the portal's root.
     deferred: RefCell<Vec<Cleanup>>,
@@ -154,6 +202,70 @@ thread_local! {
     // destructor registration, so reading it is also sound from the stack-overflow
     // signal handler.
     static CURRENT: Cell<*const Frame> = const { Cell::new(ptr::null()) };
+
+    /// The innermost portal whose root is taking its frame apart on this thread (after
+    /// it left `CURRENT`: dropping its cleanup spawner and its relay's waker), chained
+    /// through `leaving_prev`; read only by the stack-overflow handler, so that an
+    /// overflow there is named too. Const-initialised like `CURRENT`.
+    static LEAVING: Cell<*const Frame> = const { Cell::new(ptr::null()) };
+}
+
+/// Holds a portal's frame in `CURRENT` from its entry to its exit, however the code in
+/// between ends (a panic from a payload's `Drop`, say): dropping it restores the
+/// previous value. The first of the engine's paired steps (module docs).
+struct Entered<'a>(&'a Frame);
+
+impl<'a> Entered<'a> {
+    #[inline(always)]
+    fn enter(frame: &'a Frame) -> Self {
+        frame.parent.set(CURRENT.with(|c| c.replace(frame)));
+        frame.entered_panicking.set(std::thread::panicking());
+        Entered(frame)
+    }
+}
+
+impl Drop for Entered<'_> {
+    #[inline(always)]
+    fn drop(&mut self) {
+        CURRENT.with(|c| c.set(self.0.parent.get()));
+    }
+}
+
+/// The reverse, around a suspension: the frame leaves `CURRENT` for the parent, and
+/// dropping this re-enters it, whether the suspension returns or unwinds.
+struct Away<'a>(&'a Frame);
+
+impl<'a> Away<'a> {
+    #[inline(always)]
+    fn leave(frame: &'a Frame) -> Self {
+        CURRENT.with(|c| c.set(frame.parent.get()));
+        Away(frame)
+    }
+}
+
+impl Drop for Away<'_> {
+    #[inline(always)]
+    fn drop(&mut self) {
+        let frame = self.0;
+        frame.parent.set(CURRENT.with(|c| c.replace(frame)));
+        frame.entered_panicking.set(std::thread::panicking());
+    }
+}
+
+/// Holds a frame in `LEAVING` while its root drops what it owns.
+struct Leaving<'a>(&'a Frame);
+
+impl<'a> Leaving<'a> {
+    fn enter(frame: &'a Frame) -> Self {
+        frame.leaving_prev.set(LEAVING.with(|c| c.replace(frame)));
+        Leaving(frame)
+    }
+}
+
+impl Drop for Leaving<'_> {
+    fn drop(&mut self) {
+        LEAVING.with(|c| c.set(self.0.leaving_prev.get()));
+    }
 }
 
 #[inline(always)]
@@ -232,6 +344,13 @@ fn running_frame<'a>() -> Option<&'a Frame> {
     (sp >= frame.stack_lo && sp < frame.stack_hi).then_some(frame)
 }
 
+/// Whether a panic is unwinding the stack of the portal the caller runs in (not merely
+/// some panic on the thread: a fresh portal run from a `Drop` during an unrelated unwind
+/// is not unwinding).
+pub(crate) fn unwinding_here() -> bool {
+    running_frame().is_some_and(Frame::unwinding)
+}
+
 pub(crate) fn whereabouts() -> Where {
     match running_frame() {
         None => Where::Outside,
@@ -304,7 +423,8 @@ fn no_portal() -> ! {
 /// # While a panic unwinds
 ///
 /// A `Drop` impl that runs while a panic unwinds the portal's stack may call `await_`,
-/// but it never suspends there: the thread's panic count would stay raised while other
+/// but it never suspends there (a portal opened afresh inside a `Drop` that runs
+/// during an unrelated panic, elsewhere, is not affected: it suspends as usual): the thread's panic count would stay raised while other
 /// tasks run on the thread, so they would see `std::thread::panicking()` and poison the
 /// mutexes they release. The future is polled once; if it is ready its output is
 /// returned, and if it is pending, `await_` can neither wait nor panic (a panic during
@@ -341,7 +461,7 @@ pub fn await_<F: IntoFuture>(future: F) -> F::Output {
         misuse(future);
     };
     if frame.tearing_down.get() {
-        return poll_once_while_tearing_down(pin!(future.into_future()));
+        return poll_once_while_tearing_down(frame, pin!(future.into_future()));
     }
     if !frame.relay.is_set() {
         frame.set_first_waker();
@@ -371,20 +491,27 @@ impl Frame {
         self.relay.set_first(waker);
     }
 
+    /// Whether a panic that started while this portal's code ran is unwinding it.
+    #[inline(always)]
+    fn unwinding(&self) -> bool {
+        std::thread::panicking() && !self.entered_panicking.get()
+    }
+
     /// Suspends the portal's stack until the next resume: the portal's `poll` returns
     /// `Pending`. Unwinds with `Cancelled` if the resume is the owner dropping it.
     #[inline(always)]
     fn suspend(&self) {
-        if std::thread::panicking() {
+        if self.unwinding() {
             cannot_suspend_while_panicking();
         }
         if self.relay.in_waker_code() {
             cannot_suspend_in_waker_code();
         }
-        CURRENT.with(|c| c.set(self.parent.get()));
-        // SAFETY: the yielder lives at the root of the coroutine stack we run on.
-        let resume = unsafe { &*self.yielder }.suspend(());
-        self.parent.set(CURRENT.with(|c| c.replace(self)));
+        let resume = {
+            let _away = Away::leave(self);
+            // SAFETY: the yielder lives at the root of the coroutine stack we run on.
+            unsafe { &*self.yielder }.suspend(())
+        };
         match resume {
             Resume::Poll(cx) => {
                 self.cx.set(cx);
@@ -452,12 +579,17 @@ fn cannot_suspend_in_waker_code() -> ! {
 }
 
 #[cold]
-fn poll_once_while_tearing_down<F: Future>(mut future: Pin<&mut F>) -> F::Output {
+fn poll_once_while_tearing_down<F: Future>(frame: &Frame, mut future: Pin<&mut F>) -> F::Output {
     let mut cx = Context::from_waker(Waker::noop());
     if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
         return out;
     }
-    if !std::thread::panicking() {
+    // Per portal, as for suspending: a portal cancelled while an unrelated panic
+    // unwinds another stack (its parent's, which drops it) may raise `Cancelled` again
+    // after its code caught the first one. (If a destructor of its own `Cancelled`
+    // unwind gets here then, the runtime aborts instead of us: the same end, without
+    // this message.)
+    if !frame.unwinding() {
         panic::resume_unwind(Box::new(Cancelled));
     }
     overflow::write_fatal(&[
@@ -473,6 +605,11 @@ fn poll_once_while_tearing_down<F: Future>(mut future: Pin<&mut F>) -> F::Output
 /// Bodies larger than this are boxed: corosensei moves the coroutine's closure onto the
 /// new stack and refuses closures over 1 KiB ("type is too big to transfer").
 const INLINE_BODY_MAX: usize = 512;
+
+/// Bodies aligned above this are boxed too: the coroutine's closure (body and extras
+/// together) is padded to a multiple of the body's alignment, so a 4 KiB-aligned body
+/// makes it at least 4 KiB, whatever the body's size (a zero-sized `[Page; 0]` too).
+const INLINE_BODY_ALIGN_MAX: usize = 16;
 
 /// A future that runs code on its own stack, where that code may [`await_`] futures.
 ///
@@ -497,18 +634,35 @@ const INLINE_BODY_MAX: usize = 512;
 /// ```
 ///
 /// Dropping a portal that has not finished unwinds its stack: every destructor on it
-/// runs exactly once (see [`Cancelled`]).
+/// runs exactly once (see [`Cancelled`]). A portal dropped before its first poll drops
+/// its body (and everything the body captured) once; a panic of those drops comes out
+/// of the drop, unless the thread is already unwinding (then it is reported on stderr).
+/// The same holds for the output of a cancelled portal whose code swallowed
+/// [`Cancelled`] and returned a value.
+///
+/// # `panic = "abort"`
+///
+/// A suspended stack cannot be unwound when panics abort. Dropping a *suspended* portal
+/// (a timeout, a `select!` that chose another branch) then leaks its stack: it stays
+/// mapped and counted, the destructors of the values on it never run (guards'
+/// cleanups included), and one line on stderr says so. Dropping a portal that never
+/// ran, or that finished, is as usual.
 #[must_use = "a portal does nothing unless it is awaited"]
 pub struct Portal<T> {
     co: Option<Co<T>>,
     /// Usable bytes of the coroutine's stack.
     stack_size: usize,
+    /// `Builder::name`, for the line that says a suspended portal was leaked (only
+    /// under `panic = "abort"`, where that happens).
+    #[cfg(panic = "abort")]
+    name: Option<Box<str>>,
 }
 
 impl<T> fmt::Debug for Portal<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = match &self.co {
             None => "finished",
+            Some(co) if co.done() => "finished",
             Some(co) if co.started() => "suspended",
             Some(_) => "not started",
         };
@@ -525,7 +679,7 @@ impl<T: 'static> Portal<T> {
     where
         F: FnOnce() -> T + 'static,
     {
-        if mem::size_of::<F>() > INLINE_BODY_MAX {
+        if mem::size_of::<F>() > INLINE_BODY_MAX || mem::align_of::<F>() > INLINE_BODY_ALIGN_MAX {
             let body = Box::new(body);
             Self::with_body(body, stack_size, extras)
         } else {
@@ -539,7 +693,10 @@ impl<T: 'static> Portal<T> {
         F: FnOnce() -> T + 'static,
     {
         overflow::install();
+        #[cfg(panic = "abort")]
+        let name = extras.as_ref().and_then(|e| e.name.clone());
         let stack = stacks::take(stack_size);
+        debug_assert_eq!(stack.size(), stack_size);
         let stack_hi = stack.base().get();
         let co = Coroutine::with_stack(stack, move |yielder: &Yielder<Resume, ()>, first| {
             run_root(
@@ -553,13 +710,19 @@ impl<T: 'static> Portal<T> {
         Portal {
             co: Some(co),
             stack_size,
+            #[cfg(panic = "abort")]
+            name,
         }
     }
 }
 
-/// The root of every portal's stack: sets up the frame, runs the body, awaits the
-/// cleanups deferred by a panic, and takes the frame apart in an order in which
-/// nothing half-dropped is reachable.
+/// The root of every portal's stack: sets up the frame, runs the body (or, for a portal
+/// dropped before its first poll, drops it), awaits the cleanups deferred by a panic,
+/// and takes the frame apart in an order in which nothing half-dropped is reachable.
+///
+/// Nothing escapes it by unwinding from user code: every `Drop` of the body, its
+/// output, panic payloads, extras and the relay's wakers runs inside `catch_unwind`,
+/// and `CURRENT` / `LEAVING` are held by guards (module docs).
 #[inline(always)]
 fn run_root<T, F: FnOnce() -> T>(
     yielder: &Yielder<Resume, ()>,
@@ -567,11 +730,19 @@ fn run_root<T, F: FnOnce() -> T>(
     stack: std::ops::Range<usize>,
     extras: Option<Box<Extras>>,
     body: F,
-) -> Outcome<T> {
-    // A portal dropped before its first poll is never resumed.
-    let Resume::Poll(cx) = first else {
-        unreachable!("a portal's first resume is a poll");
+) -> Finish<T> {
+    let (cx, dropped_unstarted) = match first {
+        Resume::Poll(cx) => (cx, false),
+        // Dropped before its first poll: the body is dropped here, on its own stack,
+        // inside the portal (its guards see a portal being torn down). Starting the
+        // coroutine for that, rather than letting corosensei drop the closure, keeps
+        // its started/done state right whatever the drop does (a panic included).
+        Resume::Cancel => (ptr::null_mut(), true),
     };
+    let name = extras
+        .as_deref()
+        .and_then(|e| e.name.as_deref())
+        .map_or((ptr::null(), 0), |n| (n.as_ptr(), n.len()));
     let frame = Frame {
         yielder,
         cx: Cell::new(cx),
@@ -579,26 +750,101 @@ fn run_root<T, F: FnOnce() -> T>(
         parent: Cell::new(ptr::null()),
         stack_lo: stack.start,
         stack_hi: stack.end,
-        tearing_down: Cell::new(false),
+        tearing_down: Cell::new(dropped_unstarted),
+        entered_panicking: Cell::new(false),
         extras: extras.as_deref().map_or(ptr::null(), ptr::from_ref),
+        name,
+        leaving_prev: Cell::new(ptr::null()),
         deferred: RefCell::new(Vec::new()),
     };
-    frame.parent.set(CURRENT.with(|c| c.replace(&frame)));
-    let mut outcome = panic::catch_unwind(AssertUnwindSafe(body));
-    if !frame.deferred.borrow().is_empty() {
-        outcome = run_deferred(&frame, outcome);
+    let mut finish = {
+        let _entered = Entered::enter(&frame);
+        let mut finish = if dropped_unstarted {
+            let outcome = match panic::catch_unwind(AssertUnwindSafe(move || drop(body))) {
+                Ok(()) => Err(Box::new(Cancelled) as Payload),
+                Err(payload) => Err(payload),
+            };
+            Finish {
+                outcome,
+                panicked_before_cancel: false,
+            }
+        } else {
+            let outcome = panic::catch_unwind(AssertUnwindSafe(body));
+            let panicked_before_cancel = !frame.tearing_down.get()
+                && outcome
+                    .as_ref()
+                    .is_err_and(|payload| !payload.is::<Cancelled>());
+            Finish {
+                outcome,
+                panicked_before_cancel,
+            }
+        };
+        if !frame.deferred.borrow().is_empty() {
+            run_deferred(&frame, &mut finish.outcome);
+        }
+        finish
+        // `_entered` restores `CURRENT` here: leave the portal before anything it owns
+        // is dropped: a destructor that runs now (a guard captured by the cleanup
+        // spawner, say) must not find this frame or its half-dropped spawner.
+    };
+    take_apart(&frame, extras, &mut finish.outcome);
+    finish
+}
+
+/// The last steps at a portal's root, after its frame left `CURRENT`: drops the extras
+/// (its cleanup spawner) and the relay's wakers, catching their panics into `outcome`,
+/// with the frame in `LEAVING` so that an overflow in those drops is named.
+#[inline(always)]
+fn take_apart<T>(frame: &Frame, extras: Option<Box<Extras>>, outcome: &mut Outcome<T>) {
+    // The common case of a portal without extras that never awaited: nothing to drop.
+    if extras.is_some() || frame.relay.holds_wakers() {
+        take_apart_slow(frame, extras, outcome);
     }
-    // Leave the portal before anything it owns is dropped: a destructor that runs now
-    // (a guard captured by the cleanup spawner, say) must not find this frame or its
-    // half-dropped spawner through `CURRENT`.
-    CURRENT.with(|c| c.set(frame.parent.get()));
-    if extras.is_some() {
-        if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(move || drop(extras))) {
-            outcome = outcome.and(Err(payload));
+}
+
+#[inline(never)]
+fn take_apart_slow<T>(frame: &Frame, extras: Option<Box<Extras>>, outcome: &mut Outcome<T>) {
+    // Declared before `_leaving`, so dropped after it: the overflow handler reads it.
+    let mut _name = None;
+    let _leaving = Leaving::enter(frame);
+    if let Some(extras) = extras {
+        let Extras { name, spawner } = *extras;
+        _name = name;
+        if let Some(payload) = drop_quietly(spawner) {
+            merge(outcome, payload);
         }
     }
-    // `frame` is dropped here, in place (only the relay's waker is left in it).
-    outcome
+    if let Some(payload) = drop_quietly(frame.relay.take_all()) {
+        merge(outcome, payload);
+    }
+}
+
+/// Drops `value`; returns the panic of its `Drop`, if any.
+#[inline]
+pub(crate) fn drop_quietly<V>(value: V) -> Option<Payload> {
+    panic::catch_unwind(AssertUnwindSafe(move || drop(value))).err()
+}
+
+/// Drops a panic payload whose own `Drop` may panic; the payload of that second panic
+/// is leaked rather than risk a third.
+pub(crate) fn drop_payload(payload: Payload) {
+    if let Some(again) = drop_quietly(payload) {
+        mem::forget(again);
+    }
+}
+
+/// Records `payload` in `outcome` unless it already holds a panic (then `payload` is
+/// dropped): the first panic wins, as it did on the portal's stack.
+fn merge<T>(outcome: &mut Outcome<T>, payload: Payload) {
+    if outcome.is_err() {
+        drop_payload(payload);
+        return;
+    }
+    if let Ok(value) = mem::replace(outcome, Err(payload)) {
+        if let Some(again) = drop_quietly(value) {
+            drop_payload(again);
+        }
+    }
 }
 
 impl<T> Portal<T> {
@@ -612,8 +858,10 @@ impl<T> Portal<T> {
         self.stack_size
     }
 
-    fn recycle(&mut self, co: Co<T>) {
-        stacks::give(self.stack_size, co.into_stack());
+    /// Gives a finished coroutine's stack back to the pool. (Every other way a
+    /// coroutine is dropped unmaps its stack and uncounts it: see `PortalStack`.)
+    fn recycle(co: Co<T>) {
+        stacks::give(co.into_stack());
     }
 }
 
@@ -630,11 +878,11 @@ impl<T> Future for Portal<T> {
         let cx = ptr::from_mut(cx).cast::<Context<'static>>();
         match co.resume(Resume::Poll(cx)) {
             CoroutineResult::Yield(()) => Poll::Pending,
-            CoroutineResult::Return(outcome) => {
+            CoroutineResult::Return(finish) => {
                 if let Some(co) = this.co.take() {
-                    this.recycle(co);
+                    Self::recycle(co);
                 }
-                match outcome {
+                match finish.outcome {
                     Ok(out) => Poll::Ready(out),
                     Err(payload) => panic::resume_unwind(payload),
                 }
@@ -658,40 +906,117 @@ impl<T> Portal<T> {
         let Some(mut co) = self.co.take() else {
             return;
         };
-        if !co.started() {
-            // Never polled: the body never ran. This drops the closure (and the future
-            // it owns) on the current stack.
-            co.force_unwind();
-            self.recycle(co);
-            return;
-        }
         if co.done() {
-            // Finished by a panic out of its root (a waker's destructor panicked as the
-            // frame was dropped), which `poll` passed on.
-            self.recycle(co);
+            // Finished by a panic out of its root, which `poll` passed on.
+            Self::recycle(co);
             return;
         }
-        match co.resume(Resume::Cancel) {
-            CoroutineResult::Return(Ok(out)) => drop(out),
-            CoroutineResult::Return(Err(payload)) if payload.is::<Cancelled>() => {}
-            CoroutineResult::Return(Err(payload)) => {
-                eprintln!(
-                    "stackportal: a cancelled portal's code panicked while its stack was \
-                     being unwound: {}",
-                    panic_message(&*payload)
-                );
+        let unstarted = !co.started();
+        if cfg!(panic = "abort") && !unstarted {
+            // Unwinding the suspended stack would abort the process: abandon it.
+            mem::forget(co);
+            #[cfg(panic = "abort")]
+            leaked_under_panic_abort(self.name.as_deref(), self.stack_size);
+            return;
+        }
+        // Started: `await_` unwinds with `Cancelled`. Not started: the root drops the
+        // body. Either way the coroutine finishes at its root, which catches every
+        // panic; one that still escapes it (a bug) comes out of `resume` with the
+        // coroutine marked done, and its stack is unmapped when `co` is dropped.
+        match panic::catch_unwind(AssertUnwindSafe(|| co.resume(Resume::Cancel))) {
+            Ok(CoroutineResult::Return(finish)) => {
+                Self::recycle(co);
+                finish_cancelled(finish, unstarted);
             }
-            CoroutineResult::Yield(()) => {
+            Ok(CoroutineResult::Yield(())) => {
                 // `await_` never suspends once `tearing_down` is set and the yielder is
                 // private, so this cannot happen. Leaking is the only sound option left:
                 // dropping `co` would start corosensei's forced unwind.
                 mem::forget(co);
-                eprintln!("stackportal: bug: a cancelled portal suspended again; its stack leaks");
-                return;
+                report(format_args!(
+                    "stackportal: bug: a cancelled portal suspended again; its stack leaks\n"
+                ));
+            }
+            Err(payload) => {
+                if co.done() {
+                    drop(co);
+                } else {
+                    mem::forget(co);
+                }
+                report(format_args!(
+                    "stackportal: bug: a panic escaped a cancelled portal's root: {}\n",
+                    panic_message(&*payload)
+                ));
+                drop_payload(payload);
             }
         }
-        self.recycle(co);
     }
+}
+
+/// What a portal dropped before it finished leaves behind: its output or its panic.
+/// A panic from dropping the body of a portal that never ran, or its output, propagates
+/// as the `Drop` of any value would, unless the thread is already unwinding (then it
+/// is reported instead: a second panic would abort).
+#[cold]
+fn finish_cancelled<T>(finish: Finish<T>, unstarted: bool) {
+    let propagate = |payload: Payload| {
+        if std::thread::panicking() {
+            report(format_args!(
+                "stackportal: a destructor panicked while a portal was dropped during a \
+                 panic: {}\n",
+                panic_message(&*payload)
+            ));
+            drop_payload(payload);
+        } else {
+            panic::resume_unwind(payload);
+        }
+    };
+    match finish.outcome {
+        Ok(out) => {
+            if let Some(payload) = drop_quietly(out) {
+                propagate(payload);
+            }
+        }
+        Err(payload) if payload.is::<Cancelled>() => drop_payload(payload),
+        Err(payload) if unstarted => propagate(payload),
+        Err(payload) => {
+            if finish.panicked_before_cancel {
+                report(format_args!(
+                    "stackportal: a portal's code panicked, and the portal was dropped \
+                     (cancelled) while it awaited the guard cleanups of that panic; the \
+                     panic is dropped: {}\n",
+                    panic_message(&*payload)
+                ));
+            } else {
+                report(format_args!(
+                    "stackportal: a cancelled portal's code panicked while its stack was \
+                     being unwound: {}\n",
+                    panic_message(&*payload)
+                ));
+            }
+            drop_payload(payload);
+        }
+    }
+}
+
+/// Under `panic = "abort"`, a suspended portal that is dropped cannot be unwound.
+#[cfg(panic = "abort")]
+#[cold]
+fn leaked_under_panic_abort(name: Option<&str>, stack_size: usize) {
+    let name = name.map(|n| format!(" `{n}`")).unwrap_or_default();
+    report(format_args!(
+        "stackportal: the suspended portal{name} was dropped before it finished; with \
+         panic = \"abort\" its stack cannot be unwound, so it is leaked ({stack_size} \
+         bytes; the destructors of the values on it do not run)\n"
+    ));
+}
+
+/// Writes a diagnostic to stderr, best effort: a closed or full stderr is ignored (on
+/// drop, cancel and teardown paths `eprintln!` would panic, and abort an unwind).
+#[cold]
+pub(crate) fn report(args: fmt::Arguments<'_>) {
+    use std::io::Write;
+    let _ = std::io::stderr().lock().write_fmt(args);
 }
 
 /// The text of a panic payload, for reports.
@@ -709,28 +1034,37 @@ pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> &str {
 
 /// Runs at the root of a portal's stack once its body has returned or unwound: awaits
 /// the guard cleanups that were deferred because they were dropped during a panic.
-fn run_deferred<T>(frame: &Frame, mut outcome: Outcome<T>) -> Outcome<T> {
+/// Panics of the cleanups, their drops, their payloads and the spawner are caught into
+/// `outcome` (the first panic wins).
+fn run_deferred<T>(frame: &Frame, outcome: &mut Outcome<T>) {
     loop {
         let next = {
             let mut deferred = frame.deferred.borrow_mut();
             // In the order they were dropped; there are rarely more than a few.
             (!deferred.is_empty()).then(|| deferred.remove(0))
         };
-        let Some(mut cleanup) = next else {
-            return outcome;
+        let Some(cleanup) = next else {
+            return;
         };
-        if frame.tearing_down.get() {
-            hand_off(cleanup);
-            continue;
-        }
-        if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(|| await_(cleanup.as_mut()))) {
-            if payload.is::<Cancelled>() {
-                // Cancelled while awaiting: the rest of this cleanup goes to the spawner.
+        let step = panic::catch_unwind(AssertUnwindSafe(move || {
+            let mut cleanup = cleanup;
+            if frame.tearing_down.get() {
                 hand_off(cleanup);
+                return;
             }
-            if outcome.is_ok() {
-                outcome = Err(payload);
+            if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(|| await_(cleanup.as_mut())))
+            {
+                if payload.is::<Cancelled>() {
+                    // Cancelled while awaiting: the rest of this cleanup goes to the spawner.
+                    hand_off(cleanup);
+                } else {
+                    drop(cleanup);
+                }
+                panic::resume_unwind(payload);
             }
+        }));
+        if let Err(payload) = step {
+            merge(outcome, payload);
         }
     }
 }
@@ -748,8 +1082,8 @@ pub(crate) fn defer(cleanup: Cleanup) -> Result<(), Cleanup> {
 }
 
 /// Hands `cleanup` to the nearest cleanup spawner registered on the current portal or
-/// the portals around it; reports on stderr when there is none, or when the spawner
-/// drops it before it finished (its executor shut down, say).
+/// the portals around it; reports on stderr when there is none, when the spawner
+/// panics, or when it drops it before it finished (its executor shut down, say).
 pub(crate) fn hand_off(cleanup: Cleanup) {
     let mut frame = current();
     while !frame.is_null() {
@@ -762,15 +1096,28 @@ pub(crate) fn hand_off(cleanup: Cleanup) {
         // frame's coroutine, dropped only after the frame has left `CURRENT`.
         let extras = unsafe { f.extras.as_ref() };
         if let Some(spawner) = extras.and_then(|e| e.spawner.as_ref()) {
-            spawner(Box::pin(Tracked {
+            let tracked = Box::pin(Tracked {
                 cleanup: Some(cleanup),
-            }));
+            });
+            // Often called from a guard's `Drop` during a cancellation's unwind, where
+            // a panic would abort the process: a spawner's panic is reported instead
+            // (the cleanup it was given is dropped with it, and reports itself).
+            if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(|| spawner(tracked))) {
+                report(format_args!(
+                    "stackportal: a portal's cleanup spawner panicked: {}\n",
+                    panic_message(&*payload)
+                ));
+                drop_payload(payload);
+            }
             return;
         }
         frame = f.parent.get();
     }
     report_lost_cleanup("its portal was cancelled (dropped before it finished)");
-    drop(cleanup);
+    // Maybe in a `Drop` during an unwind: a panic of the cleanup's own drop would abort.
+    if let Some(payload) = drop_quietly(cleanup) {
+        drop_payload(payload);
+    }
 }
 
 /// A handed-off cleanup that reports itself if it is dropped before it finished.
@@ -801,45 +1148,61 @@ impl Drop for Tracked {
 }
 
 pub(crate) fn report_lost_cleanup(why: &str) {
-    eprintln!(
+    report(format_args!(
         "stackportal: an AsyncGuard cleanup could not run: {why}, and no cleanup spawner is \
          registered. Register one with `stackportal::Builder::cleanup_spawner` (the portaltest \
          harness and `stackportal::spawn_local` do), or close the guard explicitly with \
-         `AsyncGuard::close(guard).await`."
-    );
+         `AsyncGuard::close(guard).await`.\n"
+    ));
 }
 
 #[cold]
 fn report_lost_cleanup_of_spawner() {
-    eprintln!(
+    report(format_args!(
         "stackportal: an AsyncGuard cleanup was handed to a cleanup spawner, which dropped \
          it before it finished (e.g. the tokio LocalSet or runtime that `spawn_local` \
          spawned it on was shut down first). Keep the executor running until cancelled \
          portals' cleanups have finished, or close the guard explicitly with \
-         `AsyncGuard::close(guard).await`."
-    );
+         `AsyncGuard::close(guard).await`.\n"
+    ));
 }
 
 /// Whether `addr` lies in the guard page of a portal stack that is running on this
-/// thread; returns that stack's usable size and the portal's name. Called from the
-/// SIGSEGV handler: it only reads a const thread-local and the frames it points to,
-/// and allocates nothing.
+/// thread, or whose root is taking its frame apart (`LEAVING`); returns that stack's
+/// usable size and the portal's name. Called from the SIGSEGV handler: it only reads
+/// const thread-locals and the frames they point to, and allocates nothing.
 fn overflowed_portal(addr: usize) -> Option<(usize, &'static str)> {
-    let mut frame = current();
-    while !frame.is_null() {
-        // SAFETY: as in `hand_off`: the chain holds only live frames of this thread,
-        // each of a running portal, whose extras are alive; the handler aborts the
-        // process before the borrowed name could be freed, hence `'static`.
-        let f = unsafe { &*frame };
-        if addr >= f.stack_lo - overflow::page_size() && addr < f.stack_lo {
-            // SAFETY: see above.
-            let extras = unsafe { f.extras.as_ref() };
-            let name = extras.and_then(|e| e.name.as_deref()).unwrap_or("");
-            // SAFETY: see above; the process never returns to code that could drop it.
-            let name: &'static str = unsafe { &*(name as *const str) };
-            return Some((f.stack_hi - f.stack_lo, name));
+    let in_guard = |f: &Frame| addr >= f.stack_lo - overflow::page_size() && addr < f.stack_lo;
+    let found = |f: &Frame| {
+        let (ptr, len) = f.name;
+        let name = if ptr.is_null() {
+            ""
+        } else {
+            // SAFETY: `name` points at the portal's `Builder::name` string, which lives
+            // until its frame has left both `CURRENT` and `LEAVING`; the handler aborts
+            // the process before it could be freed, hence `'static`.
+            unsafe { std::str::from_utf8_unchecked(std::slice::from_raw_parts(ptr, len)) }
+        };
+        Some((f.stack_hi - f.stack_lo, name))
+    };
+    for (head, next) in [
+        (
+            current(),
+            (|f: &Frame| f.parent.get()) as fn(&Frame) -> *const Frame,
+        ),
+        (LEAVING.with(Cell::get), |f: &Frame| f.leaving_prev.get()),
+    ] {
+        let mut frame = head;
+        while !frame.is_null() {
+            // SAFETY: the `CURRENT` chain holds only live frames of portals running on
+            // this thread (see `hand_off`); the `LEAVING` chain only frames whose root
+            // is running `take_apart` below us on this thread.
+            let f = unsafe { &*frame };
+            if in_guard(f) {
+                return found(f);
+            }
+            frame = next(f);
         }
-        frame = f.parent.get();
     }
     None
 }

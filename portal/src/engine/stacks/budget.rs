@@ -145,9 +145,9 @@ fn from_kernel() -> Limit {
     }
 }
 
-/// One portal stack counted in [`LIVE`]. Dropping it gives the count back: the pool
-/// keeps one beside each stack it holds, so that unmapping the stack (the pool is full,
-/// the thread exits) uncounts it.
+/// One portal stack counted in [`LIVE`]. Dropping it gives the count back: every
+/// mapped stack (`PortalStack`) owns one, so that dropping the stack anywhere (a full
+/// pool, a thread's exit, a coroutine dropped by a panic) uncounts it.
 #[must_use]
 pub(crate) struct Slot(());
 
@@ -160,18 +160,11 @@ impl Slot {
         })
         .map(|_| Slot(()))
     }
+}
 
-    /// The slot of a stack handed back to the pool: it was counted when it was mapped.
-    #[inline(always)]
-    pub(crate) fn adopt() -> Slot {
-        Slot(())
-    }
-
-    /// The stack leaves the pool mapped (for a portal): it stays counted.
-    #[inline(always)]
-    pub(crate) fn keep(self) {
-        std::mem::forget(self);
-    }
+/// Portal stacks mapped by this process right now.
+pub(crate) fn live() -> usize {
+    LIVE.load(Ordering::Relaxed)
 }
 
 impl Drop for Slot {

@@ -45,7 +45,7 @@ mod trim;
 
 use std::cell::{Cell, RefCell};
 
-use corosensei::stack::DefaultStack;
+use corosensei::stack::{DefaultStack, Stack, StackPointer};
 
 use self::budget::Slot;
 
@@ -60,22 +60,53 @@ pub(crate) const WARM_BUDGET: usize = 16 << 20;
 /// they run on a trimmed stack without a page fault.
 pub(crate) const KEEP: usize = 32 << 10;
 
-/// A mapped stack in the pool, with its usable size and its place in the count of
-/// mapped stacks. Dropping it unmaps the stack and uncounts it (fields drop in order).
-struct Entry {
-    size: usize,
+/// A mapped portal stack with its usable size and its place in the count of mapped
+/// stacks: the only stack type the engine hands to corosensei. However it is dropped
+/// (unmapped by a full pool, inside a coroutine that a panic tore down, with a thread's
+/// pool at exit), the stack is unmapped first and then uncounted (fields drop in
+/// order), so the count of mapped stacks cannot drift from the truth.
+pub(crate) struct PortalStack {
     stack: DefaultStack,
-    slot: Slot,
+    size: usize,
+    _slot: Slot,
 }
 
-impl Entry {
+impl PortalStack {
+    /// Usable bytes of the stack.
     #[inline(always)]
-    fn into_stack(self) -> DefaultStack {
-        let Entry { stack, slot, .. } = self;
-        slot.keep();
-        stack
+    pub(crate) fn size(&self) -> usize {
+        self.size
     }
 }
+
+// SAFETY: every method forwards to the `DefaultStack` inside, which implements `Stack`
+// correctly; `PortalStack` owns it and adds nothing to the memory it describes.
+unsafe impl Stack for PortalStack {
+    #[inline(always)]
+    fn base(&self) -> StackPointer {
+        self.stack.base()
+    }
+
+    #[inline(always)]
+    fn limit(&self) -> StackPointer {
+        self.stack.limit()
+    }
+
+    #[cfg(windows)]
+    #[inline(always)]
+    fn teb_fields(&self) -> corosensei::stack::StackTebFields {
+        self.stack.teb_fields()
+    }
+
+    #[cfg(windows)]
+    #[inline(always)]
+    fn update_teb_fields(&mut self, stack_limit: usize, guaranteed_stack_bytes: usize) {
+        self.stack
+            .update_teb_fields(stack_limit, guaranteed_stack_bytes)
+    }
+}
+
+type Entry = PortalStack;
 
 struct Pool {
     /// Untrimmed stacks, whose sizes add up to `warm_bytes` <= `WARM_BUDGET`.
@@ -142,21 +173,21 @@ thread_local! {
 ///
 /// When the process already has [`budget::max_stacks`] portal stacks mapped, or the
 /// mapping fails.
-pub(crate) fn take(size: usize) -> DefaultStack {
+pub(crate) fn take(size: usize) -> PortalStack {
     match HOT.try_with(Cell::take) {
-        Ok(Some(entry)) if entry.size == size => return entry.into_stack(),
+        Ok(Some(entry)) if entry.size == size => return entry,
         Ok(Some(other)) => park(other),
         _ => {}
     }
     match POOL.try_with(|pool| pool.borrow_mut().take(size)) {
-        Ok(Some(entry)) => entry.into_stack(),
+        Ok(Some(entry)) => entry,
         _ => map(size),
     }
 }
 
 #[cold]
 #[inline(never)]
-fn map(size: usize) -> DefaultStack {
+fn map(size: usize) -> PortalStack {
     let slot = Slot::reserve().unwrap_or_else(|_| {
         // This thread's idle stacks (none of them of this size) count too: unmap them
         // and try again before giving up.
@@ -172,21 +203,24 @@ fn map(size: usize) -> DefaultStack {
              vm.max_map_count)."
         )
     });
-    slot.keep();
-    stack
+    PortalStack {
+        stack,
+        size,
+        _slot: slot,
+    }
 }
 
 /// Returns a stack to this thread's pool, or unmaps it when the pool is full.
-pub(crate) fn give(size: usize, stack: DefaultStack) {
-    let entry = Entry {
-        size,
-        stack,
-        slot: Slot::adopt(),
-    };
-    // During thread teardown `try_with` fails and drops (unmaps, uncounts) the entry.
-    if let Ok(Some(displaced)) = HOT.try_with(|hot| hot.replace(Some(entry))) {
+pub(crate) fn give(stack: PortalStack) {
+    // During thread teardown `try_with` fails and drops (unmaps, uncounts) the stack.
+    if let Ok(Some(displaced)) = HOT.try_with(|hot| hot.replace(Some(stack))) {
         park(displaced);
     }
+}
+
+/// Portal stacks mapped by this process right now (for tests).
+pub(crate) fn mapped() -> usize {
+    budget::live()
 }
 
 fn park(entry: Entry) {
