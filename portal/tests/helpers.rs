@@ -96,7 +96,7 @@ fn builder_stack_size_rounds_to_pages_and_minimum() {
     let p = Builder::new().stack_size(1).run_sync(|| ());
     assert_eq!(p.stack_size(), stackportal::MIN_STACK_SIZE);
     let p = Builder::new().stack_size(100_001).run_sync(|| ());
-    assert!(p.stack_size() >= 100_001 && p.stack_size() % 4096 == 0);
+    assert!(p.stack_size() >= 100_001 && p.stack_size().is_multiple_of(4096));
     let p = Builder::new().run_sync(|| ());
     assert_eq!(p.stack_size(), stackportal::DEFAULT_STACK_SIZE);
 }
