@@ -363,33 +363,54 @@ fn big_futures_and_closures() {
     assert_eq!(out, 1500);
 }
 
-/// A portal polled by alternating tasks (each with its own waker) still wakes the one
-/// that polled it last.
+/// A portal polled with a new waker every time wakes the one that polled it last: each
+/// poll after the first waits until the previous poll's own waker was woken (a wake
+/// that went to an older waker, or nowhere, times the test out), and no waker but the
+/// latest is ever woken.
 #[test]
 fn portal_polled_from_alternating_wakers() {
-    let count = Arc::new(AtomicUsize::new(0));
     let mut portal = with_portal_run(async {
         for _ in 0..20 {
             await_(tokio::task::yield_now());
             tokio::task::yield_now().await;
+            await_(tokio::time::sleep(Duration::from_millis(1)));
         }
         1
     });
+    let stale_wakes = Arc::new(AtomicUsize::new(0));
     let out = rt().block_on(async {
+        let task = std::future::poll_fn(|cx| Poll::Ready(cx.waker().clone())).await;
+        let mut older: Vec<Arc<AtomicUsize>> = Vec::new();
         loop {
+            let wakes = Arc::new(AtomicUsize::new(0));
             let waker = Waker::from(Arc::new(Forward {
-                to: std::future::poll_fn(|cx| Poll::Ready(cx.waker().clone())).await,
-                wakes: count.clone(),
+                to: task.clone(),
+                wakes: wakes.clone(),
             }));
             if let Poll::Ready(v) = Pin::new(&mut portal).poll(&mut Context::from_waker(&waker)) {
                 break v;
             }
-            tokio::task::yield_now().await;
+            let woken = std::future::poll_fn(|_| {
+                if wakes.load(Ordering::SeqCst) > 0 {
+                    Poll::Ready(())
+                } else {
+                    Poll::Pending
+                }
+            });
+            tokio::time::timeout(Duration::from_secs(20), woken)
+                .await
+                .expect("the portal's wake-up reached the waker of its latest poll");
+            let stale: usize = older.iter().map(|w| w.load(Ordering::SeqCst)).sum();
+            stale_wakes.store(stale, Ordering::SeqCst);
+            // From now on, wakes of this waker are wakes of an older one.
+            wakes.store(0, Ordering::SeqCst);
+            older.push(wakes);
         }
     });
     assert_eq!(out, 1);
-    assert!(
-        count.load(Ordering::SeqCst) > 0,
-        "wakes went to the latest wakers"
+    assert_eq!(
+        stale_wakes.load(Ordering::SeqCst),
+        0,
+        "wakes went to wakers of earlier polls"
     );
 }
