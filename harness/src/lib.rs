@@ -806,5 +806,14 @@ pub mod __private {
         PlainValue, ResultProbe, ResultThroughAlias, Teardown, TeardownFn,
     };
     pub use linkme;
+    /// What the names `main` and `__portaltest_target_needs_harness_false` resolve to,
+    /// in the check that a target has a `main`, when the target has neither (see
+    /// `portaltest-macros`' `crate_checks`).
+    #[allow(non_upper_case_globals)]
+    pub mod main_fallbacks {
+        use crate::signatures::NoMain;
+        pub const main: NoMain = NoMain;
+        pub const __portaltest_target_needs_harness_false: NoMain = NoMain;
+    }
     pub use stackportal::await_;
 }

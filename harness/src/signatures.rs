@@ -134,17 +134,17 @@ impl NotAResult for PlainValue {}
 pub fn assert_not_result<P: NotAResult>(_: P) {}
 
 /// What `main` resolves to, in the check that the first `#[portaltest::test]` of a
-/// target emits, when the crate root has no `main`: a fallback the macro defines,
-/// returning this type.
+/// target emits, when the crate root has no `main`: a fallback `const` of this type
+/// (`__private::main_fallbacks::main`).
 pub struct NoMain;
 
 /// Tells whether `main` resolved to a `main` of the crate root or to the macro's
 /// fallback (see [`NoMain`]), like [`ResultProbe`].
-pub struct MainProbe<R>(PhantomData<R>);
+pub struct MainProbe<T>(PhantomData<T>);
 
-impl<R> MainProbe<R> {
-    /// The probe for the fn `_f`.
-    pub fn of<F: FnOnce() -> R>(_f: &F) -> Self {
+impl<T> MainProbe<T> {
+    /// The probe for the item `_main`.
+    pub fn of(_main: &T) -> Self {
         MainProbe(PhantomData)
     }
 }
@@ -164,7 +164,7 @@ pub trait MainFallback {
     }
 }
 
-impl<R> MainFallback for MainProbe<R> {}
+impl<T> MainFallback for MainProbe<T> {}
 
 /// The crate root has a `main`.
 pub struct MainPresent;
@@ -182,7 +182,9 @@ pub struct MainMissing;
 )]
 pub trait HasMain {}
 
+#[diagnostic::do_not_recommend]
 impl<T> HasMain for (MainPresent, T) {}
+#[diagnostic::do_not_recommend]
 impl HasMain for (MainMissing, MainPresent) {}
 
 /// Fails to compile for (`MainMissing`, `MainMissing`).

@@ -7,7 +7,8 @@
 //!   `harness = false` target is built without `--test`, which removes them unexpanded.
 //! * no `main` (neither `portaltest::main!()` nor a `fn main` of the user's): the name
 //!   `main` is looked up in the crate root through one glob import, falling back to a
-//!   `fn main` of ours that a trait bound rejects with a message naming `main!()`
+//!   `const main` of portaltest's that a trait bound rejects with a message naming
+//!   `main!()`
 //!   (unless the harness check's `#[test]` fn exists: then that is the one error).
 //!
 //! The once-per-crate state lives in this process: rustc runs one crate per process, and
@@ -81,14 +82,10 @@ fn harness_check() -> TokenStream {
 fn has_main_check() -> TokenStream {
     quote! {
         const _: () = {
-            #[allow(dead_code)]
-            fn main() -> ::portaltest::__private::NoMain {
-                ::portaltest::__private::NoMain
-            }
-            #[allow(dead_code)]
-            fn __portaltest_target_needs_harness_false() -> ::portaltest::__private::NoMain {
-                ::portaltest::__private::NoMain
-            }
+            // The fallbacks live in portaltest, not here: rustc's "`main` function not
+            // found" would point at an item named `main` here as the misplaced one.
+            #[allow(unused_imports)]
+            use ::portaltest::__private::main_fallbacks::*;
             {
                 // The crate root's `main`, if there is one, shadows the fallback above;
                 // so does the harness check's `#[test]` fn where libtest's harness kept it
