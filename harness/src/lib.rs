@@ -278,11 +278,11 @@
 //!
 //! * `#[portaltest::test(isolated)]` runs it on a std thread of its own (named after the
 //!   test) with a tokio current-thread runtime of its own, still in a portal, so sync
-//!   code may [`await_`]; `tokio::spawn` and `tokio::task::spawn_local` work. The thread
-//!   is the test's: it may block, build, `block_on` and drop runtimes, and pause its
-//!   clock, while the shared tests go on interleaving. (The portal is polled with the
-//!   runtime's handle entered but outside `block_on`, which drives the runtime whenever
-//!   the test waits; so tokio does not see a runtime running on the thread.)
+//!   code may [`await_`]; `tokio::spawn` and `tokio::task::spawn_local` work. The test
+//!   is driven inside that runtime's `block_on`, as `#[tokio::test]` drives its body,
+//!   so tokio treats it exactly as a `#[tokio::test]` (see [Conformance with
+//!   `#[tokio::test]`](#conformance-with-tokiotest)). The thread is the test's: it may
+//!   block and pause its clock while the shared tests go on interleaving.
 //! * `#[portaltest::test(start_paused = true)]` is an isolated test whose clock starts
 //!   paused, the port of `#[tokio::test(start_paused = true)]`: when the test waits and
 //!   nothing else is to be done, time jumps to the next timer.
@@ -315,11 +315,40 @@
 //!   task spawned without a portal that pauses the clock is noticed at the next poll
 //!   of any test: the clock is resumed with a warning on stderr (a timer may have
 //!   fired early meanwhile).
-//! * a test that starts, blocks on or drops a runtime on the shared thread fails with
-//!   tokio's panic message, and a line above it that names
-//!   `#[portaltest::test(isolated)]`.
+//! * a test that starts, blocks on or drops a runtime on the shared thread (or in an
+//!   isolated test, as in a `#[tokio::test]`) fails with tokio's panic message, and a
+//!   line above it that says what to do instead: `await_` the future, or build, use and
+//!   drop that runtime on a thread of its own (`std::thread::scope`).
 //!
 //! Pausing needs tokio's `test-util` feature, which portaltest enables.
+//!
+//! ### Conformance with `#[tokio::test]`
+//!
+//! An isolated test observes what the same body observes under `#[tokio::test]`, and a
+//! `start_paused = true` test what it observes under `#[tokio::test(start_paused =
+//! true)]`, in async code and in sync code that `await_`s:
+//!
+//! * `yield_now()`: the tasks spawned before it run before the test goes on (its
+//!   wake-up waits for the scheduler's turn), and the order of spawned tasks is tokio's;
+//! * `time::advance(d).await`: the timers it passes have fired when it returns, and the
+//!   tasks they woke have run by the test's next yield (tokio rounds a timer's deadline
+//!   up to the next millisecond: a 1 s sleep needs `advance` past 1 s + 1 ms);
+//! * a paused clock auto-advances only when nothing else is to be done (a test that
+//!   only yields does not move it); sleeps, timeouts and intervals end at their exact
+//!   times;
+//! * `Handle::current()` is the test's current-thread runtime; `consume_budget` makes
+//!   the test yield after tokio's budget (128 units);
+//! * tokio refuses the same things: `block_in_place` ("can call blocking only when
+//!   running on the multi-threaded runtime"), `block_on` of another runtime and dropping
+//!   one.
+//!
+//! One difference remains, on purpose: the test runs in a `LocalSet`, so
+//! `tokio::task::spawn_local` works, where `#[tokio::test]` panics. Tests on the shared
+//! runtime (a current-thread runtime too) observe the same as under `#[tokio::test]`
+//! with the same difference, but without a paused clock (see above), and other tests
+//! run between their polls. portaltest's own suite checks all of this by running the
+//! same probes under `#[tokio::test]` and under portaltest and comparing what they saw
+//! (`harness/tests/conformance.rs`).
 //!
 //! ```no_run
 //! use std::time::Duration;
@@ -331,14 +360,32 @@
 //!     assert!(start.elapsed() >= Duration::from_secs(3600));
 //! }
 //!
+//! #[portaltest::test(start_paused = true)]
+//! async fn cache_entries_expire() {
+//!     let cache = std::sync::Arc::new(std::sync::Mutex::new(Some("value")));
+//!     let purged = cache.clone();
+//!     tokio::spawn(async move {
+//!         tokio::time::sleep(Duration::from_secs(1)).await;
+//!         purged.lock().unwrap().take();
+//!     });
+//!     tokio::task::yield_now().await; // the purging task starts its timer
+//!     tokio::time::advance(Duration::from_millis(1001)).await; // the timer fires
+//!     tokio::task::yield_now().await; // the task it woke runs
+//!     assert_eq!(*cache.lock().unwrap(), None);
+//! }
+//!
 //! #[portaltest::test(isolated)]
 //! fn uses_a_library_that_blocks_on_its_own_runtime() {
-//!     let rt = tokio::runtime::Builder::new_current_thread()
-//!         .enable_all()
-//!         .build()
-//!         .unwrap();
-//!     rt.block_on(async { /* ... */ });
-//!     drop(rt);
+//!     // As under #[tokio::test]: not inside the test's runtime, on a thread of its own.
+//!     std::thread::scope(|s| {
+//!         s.spawn(|| {
+//!             let rt = tokio::runtime::Builder::new_current_thread()
+//!                 .enable_all()
+//!                 .build()
+//!                 .unwrap();
+//!             rt.block_on(async { /* ... */ });
+//!         });
+//!     });
 //! }
 //!
 //! # #[cfg(any())] fn main() {} // rustdoc: do not wrap (tests must be module-level)
