@@ -76,8 +76,12 @@
 //!   burns CPU without yielding stalls every other test. The harness measures every
 //!   poll of every test and prints a warning to stderr naming the test and how long it
 //!   held the thread when a poll takes longer than [`BLOCKING_WARN_ENV`]
-//!   (`PORTALTEST_BLOCKING_WARN_MS`, default 100 ms, `0` disables). Move such work to
-//!   `tokio::task::spawn_blocking` and `await_` it.
+//!   (`PORTALTEST_BLOCKING_WARN_MS`, default 100 ms, `0` disables);
+//!   `#[portaltest::test(blocking_warn = "500ms")]` gives one test a threshold of its
+//!   own (`"0ms"`: never), which overrides the variable and which its warnings name
+//!   (`warning threshold 500 ms, set by its #[portaltest::test(blocking_warn =
+//!   "500ms")]`); it covers the test's own code, not fixtures set up for it. Move such
+//!   work to `tokio::task::spawn_blocking` and `await_` it.
 //! * `timeout = "500ms" | "5s" | "2m"` limits one test; [`TIMEOUT_ENV`]
 //!   (`PORTALTEST_TIMEOUT`) sets a default for the run. A test that runs out of time is
 //!   cancelled: its stack unwinds (destructors run, [`AsyncGuard`] cleanups are awaited),
@@ -229,7 +233,7 @@
 //! | variable | meaning |
 //! |---|---|
 //! | [`PORTALTEST_TIMEOUT`](TIMEOUT_ENV) | default time limit of every test: `500ms`, `5s`, `2m` |
-//! | [`PORTALTEST_BLOCKING_WARN_MS`](BLOCKING_WARN_ENV) | warn when one poll holds the thread longer (default 100; `0`: never) |
+//! | [`PORTALTEST_BLOCKING_WARN_MS`](BLOCKING_WARN_ENV) | warn when one poll holds the thread longer (default 100; `0`: never); `blocking_warn = ".."` overrides it for one test |
 //! | [`PORTALTEST_PARTITION`](PARTITION_ENV) | run one CI shard: `count:M/N` or `hash:M/N`, as `--partition` (which takes precedence); ignored under cargo-nextest (`NEXTEST` set), which partitions runs itself |
 //! | [`PORTALTEST_SLOWEST`](SLOWEST_ENV) | after the summary, list the `N` slowest tests with their times (default `0`: no list); see [Timings](#timings) |
 //! | [`PORTALTEST_SLOW_NOTICE_MS`](SLOW_NOTICE_ENV) | after how many ms a test without a time limit gets the "has been running for over .." notice (default 60,000; `0`: never) |
@@ -525,7 +529,10 @@ pub use stackportal::spawn_local;
 /// `#[portaltest::test(start_paused = true)]` is such a test whose clock starts paused,
 /// like `#[tokio::test(start_paused = true)]`; see the crate docs.
 /// `#[portaltest::test(retries = 2)]` runs the test up to 2 more times when it fails
-/// (overriding [`RETRIES_ENV`]); passing on a retry reports it flaky. Arguments combine:
+/// (overriding [`RETRIES_ENV`]); passing on a retry reports it flaky.
+/// `#[portaltest::test(blocking_warn = "500ms")]` is the test's own blocking warning
+/// threshold (overriding [`BLOCKING_WARN_ENV`]; `"0ms"`: never warn; a compile error on
+/// an isolated test, which may block its own thread). Arguments combine:
 /// `#[portaltest::test(start_paused = true, timeout = "5s", retries = 1)]`.
 /// Tests register themselves from any module of the target; their names are their path
 /// inside the target (`users::creates_user`).
@@ -648,7 +655,8 @@ pub const TIMEOUT_ENV: &str = "PORTALTEST_TIMEOUT";
 
 /// The environment variable that sets, in milliseconds, how long one poll of a test
 /// may hold the runtime thread before the harness warns that it blocks the others
-/// (default 100; `0` disables the warning).
+/// (default 100; `0` disables the warning). `#[portaltest::test(blocking_warn = "..")]`
+/// overrides it for one test.
 ///
 /// ```no_run
 /// std::env::set_var(portaltest::BLOCKING_WARN_ENV, "250");

@@ -310,8 +310,8 @@ fn run_in_process(
         env.blocking_warn,
     ));
     attribution::install(ctx.clone());
-    if let Some(limit) = ctx.warn_after {
-        watchdog::start(limit, ctx.names.clone(), watchdog_err);
+    if ctx.warn_after.is_some() || plan.tests.iter().any(|(_, d)| d.blocking_warn_ms.is_some()) {
+        watchdog::start(ctx.names.clone(), watchdog_err);
     }
     // An exit of the process from here on (a test calling `std::process::exit`) fails.
     #[cfg(unix)]
@@ -396,15 +396,16 @@ fn worker_main(board: std::path::PathBuf) -> ExitCode {
         let sink: Rc<dyn worker::Sink> = Rc::new(link.clone());
         let ctx = Rc::new(attribution::Ctx::new(capture, sink, env.blocking_warn));
         attribution::install(ctx.clone());
-        if let Some(limit) = ctx.warn_after {
+        let tests = all_tests();
+        if ctx.warn_after.is_some() || tests.iter().any(|(_, d)| d.blocking_warn_ms.is_some()) {
             let warnings = worker::link::WarnWriter {
                 link: link.clone(),
                 buf: Vec::new(),
             };
-            watchdog::start(limit, ctx.names.clone(), Box::new(warnings));
+            watchdog::start(ctx.names.clone(), Box::new(warnings));
         }
         worker::run(worker::Setup {
-            tests: all_tests(),
+            tests,
             env,
             threads,
             ctx: ctx.clone(),
@@ -447,6 +448,7 @@ mod tests {
             isolated: false,
             start_paused: false,
             retries: None,
+            blocking_warn_ms: None,
             run: || Ok(()),
         }
     }

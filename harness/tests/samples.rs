@@ -21,6 +21,7 @@ const SAMPLES: &[&str] = &[
     "stack_limit",
     "timings",
     "rstest_cases",
+    "blocking_warn",
 ];
 
 mod common;
@@ -238,6 +239,53 @@ fn blocking_test_is_named_in_a_warning() {
         "{}",
         quiet.stderr
     );
+}
+
+#[test]
+fn blocking_warn_sets_one_tests_threshold() {
+    let warned = |r: &Run, name: &str| {
+        r.stderr
+            .contains(&format!("`{name}` blocked the runtime thread for"))
+    };
+    for env in [&[][..], &[("PORTALTEST_BLOCKING_WARN_MS", "0")][..]] {
+        let r = run_with_env("blocking_warn", &["--test-threads", "1"], env);
+        r.assert_code(0)
+            .assert_stdout("test result: ok. 5 passed; 0 failed;");
+        // Its own threshold, named in the warning; also when the run's is off.
+        assert!(warned(&r, "stricter"), "{env:?}: {}", r.stderr);
+        assert!(
+            r.stderr.contains(
+                "warning threshold 50 ms, set by its `#[portaltest::test(blocking_warn = \"50ms\")]`)"
+            ),
+            "{}",
+            r.stderr
+        );
+        assert!(!warned(&r, "more_lenient"), "{}", r.stderr);
+        assert!(!warned(&r, "never"), "{}", r.stderr);
+        assert!(
+            !warned(&r, "lenient_with_a_blocking_fixture"),
+            "{}",
+            r.stderr
+        );
+        // The run's threshold, and the warning says how to change one test's.
+        let fixture =
+            "`fixture `slow_to_build` (first used by `lenient_with_a_blocking_fixture`)` blocked";
+        if env.is_empty() {
+            assert!(warned(&r, "default_threshold"), "{}", r.stderr);
+            assert!(
+                r.stderr.contains(
+                    "warning threshold 100 ms, set by PORTALTEST_BLOCKING_WARN_MS; \
+                     `#[portaltest::test(blocking_warn = \"..\")]` sets one test's)"
+                ),
+                "{}",
+                r.stderr
+            );
+            assert!(r.stderr.contains(fixture), "{}", r.stderr);
+        } else {
+            assert!(!warned(&r, "default_threshold"), "{}", r.stderr);
+            assert!(!r.stderr.contains(fixture), "{}", r.stderr);
+        }
+    }
 }
 
 #[test]

@@ -126,7 +126,10 @@ fn opt_str(s: &Option<String>) -> TokenStream2 {
 /// with a tokio current-thread runtime of its own; `start_paused = true` also starts
 /// that runtime's clock paused (like `#[tokio::test(start_paused = true)]`).
 /// `#[portaltest::test(retries = 2)]` runs a failing test up to 2 more times (a whole
-/// number from 0 to 100; it overrides `PORTALTEST_RETRIES`). Arguments combine:
+/// number from 0 to 100; it overrides `PORTALTEST_RETRIES`).
+/// `#[portaltest::test(blocking_warn = "500ms")]` sets this test's blocking warning
+/// threshold (`"0ms"`: never warn), overriding `PORTALTEST_BLOCKING_WARN_MS`; not on
+/// isolated tests, which may block their own thread. Arguments combine:
 /// `#[portaltest::test(start_paused = true, timeout = "5s", retries = 2)]`.
 ///
 /// See the `portaltest` crate for examples.
@@ -134,6 +137,7 @@ fn opt_str(s: &Option<String>) -> TokenStream2 {
 pub fn test(args: TokenStream, item: TokenStream) -> TokenStream {
     let mut timeout_ms: Option<u64> = None;
     let mut retries: Option<u32> = None;
+    let mut blocking_warn: Option<(u64, Span)> = None;
     let mut runtime = RuntimeArgs::default();
     let parser = syn::meta::parser(|meta| {
         if meta.path.is_ident("isolated") {
@@ -155,6 +159,18 @@ pub fn test(args: TokenStream, item: TokenStream) -> TokenStream {
                     "expected a duration such as \"500ms\", \"5s\" or \"2m\" (a positive whole number and a unit)",
                 )),
             }
+        } else if meta.path.is_ident("blocking_warn") {
+            let s: LitStr = meta.value()?.parse()?;
+            match parse_duration_ms(&s.value()) {
+                Some(ms) => {
+                    blocking_warn = Some((ms, s.span()));
+                    Ok(())
+                }
+                None => Err(Error::new(
+                    s.span(),
+                    "expected `blocking_warn = \"500ms\"`: how long one poll of this test may hold the runtime thread before the harness warns (a whole number and `ms`, `s` or `m`; \"0ms\": never warn)",
+                )),
+            }
         } else if meta.path.is_ident("retries") {
             if retries.is_some() {
                 return Err(meta.error("`retries` is given twice"));
@@ -166,13 +182,23 @@ pub fn test(args: TokenStream, item: TokenStream) -> TokenStream {
             Ok(())
         } else {
             Err(meta.error(
-                "unknown argument; expected `timeout = \"5s\"`, `isolated`, `start_paused = true` or `retries = 3`",
+                "unknown argument; expected `timeout = \"5s\"`, `isolated`, `start_paused = true`, `retries = 3` or `blocking_warn = \"500ms\"`",
             ))
         }
     });
     parse_macro_input!(args with parser);
     let mut func = parse_macro_input!(item as ItemFn);
-    match expand_test(&mut func, timeout_ms, retries, runtime) {
+    if let (Some((_, span)), true) = (blocking_warn, runtime.isolated || runtime.start_paused) {
+        let mut out = Error::new(
+            span,
+            "`blocking_warn` is for tests on the shared runtime: an isolated test (`isolated`, `start_paused = true`) has a thread of its own, which it may block, and gets no blocking warning",
+        )
+        .to_compile_error();
+        out.extend(func.into_token_stream());
+        return out.into();
+    }
+    let blocking_warn = blocking_warn.map(|(ms, _)| ms);
+    match expand_test(&mut func, timeout_ms, retries, blocking_warn, runtime) {
         Ok(ts) => ts.into(),
         Err(e) => {
             let mut out = e.to_compile_error();
@@ -218,6 +244,7 @@ fn expand_test(
     func: &mut ItemFn,
     timeout_ms: Option<u64>,
     retries: Option<u32>,
+    blocking_warn: Option<u64>,
     runtime: RuntimeArgs,
 ) -> syn::Result<TokenStream2> {
     let attrs = take_test_attrs(&mut func.attrs)?;
@@ -310,6 +337,10 @@ fn expand_test(
         Some(n) => quote!(::core::option::Option::Some(#n)),
         None => quote!(::core::option::Option::None),
     };
+    let blocking_warn = match blocking_warn {
+        Some(ms) => quote!(::core::option::Option::Some(#ms)),
+        None => quote!(::core::option::Option::None),
+    };
     // `start_paused = true` implies a runtime of the test's own.
     let start_paused = runtime.start_paused;
     let isolated = runtime.isolated || start_paused;
@@ -338,6 +369,7 @@ fn expand_test(
                 isolated: #isolated,
                 start_paused: #start_paused,
                 retries: #retries,
+                blocking_warn_ms: #blocking_warn,
                 run: __portaltest_run,
             };
         };

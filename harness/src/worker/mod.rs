@@ -302,6 +302,7 @@ impl RunState {
             };
             let (name, def) = (name.clone(), *def);
             let slot = self.ctx.new_slot(name.clone(), id);
+            self.ctx.set_blocking_warn(slot, def.blocking_warn_ms);
             let this = self.clone();
             handles.push((
                 slot,
