@@ -135,6 +135,18 @@
 //! libtest's targets reject `--partition`, CI sets [`PARTITION_ENV`] instead
 //! (`PORTALTEST_PARTITION=hash:2/3 cargo test`); the command line takes precedence.
 //!
+//! `--shuffle` and `--shuffle-seed N` (libtest's flags, which it takes only on nightly
+//! with `-Z unstable-options`; portaltest always) start the tests in a shuffled order:
+//! the order seed `N` draws (SplitMix64 and Fisher-Yates, the same on every platform),
+//! or a fresh seed for `--shuffle`. [`SHUFFLE_SEED_ENV`] (`PORTALTEST_SHUFFLE_SEED=N
+//! cargo test`) does the same for `cargo test` runs; the command line takes precedence.
+//! The seed is printed where libtest prints it, `running 12 tests (shuffle seed: 42)`
+//! (`"shuffle_seed": 42` in the JSON start event), and again after the summary of a
+//! failed run, with how to repeat the order. Shuffling comes after selection and
+//! `--partition`, so a shard is the same set of tests either way; with
+//! [`JOBS_ENV`] the workers take tests from the shuffled queue. `--list` stays in name
+//! order.
+//!
 //! A test without a time limit that runs longer than 60 s gets libtest's notice,
 //! `test NAME has been running for over 60 seconds`: once, on a line of its own among
 //! the results (in the terse format too; not in the JSON stream). Nothing is stopped.
@@ -235,6 +247,7 @@
 //! | [`PORTALTEST_TIMEOUT`](TIMEOUT_ENV) | default time limit of every test: `500ms`, `5s`, `2m` |
 //! | [`PORTALTEST_BLOCKING_WARN_MS`](BLOCKING_WARN_ENV) | warn when one poll holds the thread longer (default 100; `0`: never); `blocking_warn = ".."` overrides it for one test |
 //! | [`PORTALTEST_PARTITION`](PARTITION_ENV) | run one CI shard: `count:M/N` or `hash:M/N`, as `--partition` (which takes precedence); ignored under cargo-nextest (`NEXTEST` set), which partitions runs itself |
+//! | [`PORTALTEST_SHUFFLE_SEED`](SHUFFLE_SEED_ENV) | start the tests in the order this seed draws, as `--shuffle-seed N` (which takes precedence); see [Command line](#command-line) |
 //! | [`PORTALTEST_SLOWEST`](SLOWEST_ENV) | after the summary, list the `N` slowest tests with their times (default `0`: no list); see [Timings](#timings) |
 //! | [`PORTALTEST_SLOW_NOTICE_MS`](SLOW_NOTICE_ENV) | after how many ms a test without a time limit gets the "has been running for over .." notice (default 60,000; `0`: never) |
 //! | [`PORTALTEST_TRACING`](TRACING_ENV) | `0`: the harness installs no `tracing` subscriber (default `1`) |
@@ -471,6 +484,7 @@ mod realtime;
 mod registry;
 mod report;
 mod runner;
+mod shuffle;
 mod signatures;
 #[cfg(unix)]
 mod supervisor;
@@ -679,6 +693,17 @@ pub const TRACING_ENV: &str = "PORTALTEST_TRACING";
 /// std::env::set_var(portaltest::PARTITION_ENV, "hash:1/3"); // usually set by CI instead
 /// ```
 pub const PARTITION_ENV: &str = "PORTALTEST_PARTITION";
+
+/// The environment variable that shuffles the order in which the tests start, drawn
+/// from this seed (a whole number), as `--shuffle-seed N` does (which takes
+/// precedence). For `cargo test` runs, where the targets on libtest's harness would
+/// reject the flag on stable Rust. A shuffled run prints its seed at its start
+/// (`running 12 tests (shuffle seed: 42)`) and again when it fails.
+///
+/// ```no_run
+/// std::env::set_var(portaltest::SHUFFLE_SEED_ENV, "42"); // repeat a failed run's order
+/// ```
+pub const SHUFFLE_SEED_ENV: &str = "PORTALTEST_SHUFFLE_SEED";
 
 /// The environment variable that sets, in milliseconds, after how long a test without
 /// a time limit gets libtest's notice `test NAME has been running for over 60 seconds`

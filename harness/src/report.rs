@@ -92,6 +92,7 @@ pub(crate) struct Report {
     started_ids: Vec<bool>,
     real_stderr: Box<dyn Write>,
     started: Instant,
+    shuffle_seed: Option<u64>,
 }
 
 impl Report {
@@ -116,6 +117,7 @@ impl Report {
             junit: None,
             real_stderr,
             started: Instant::now(),
+            shuffle_seed: None,
         }
     }
 
@@ -128,9 +130,12 @@ impl Report {
         self.names.get(id as usize).map_or("?", String::as_str)
     }
 
-    pub(crate) fn title(&mut self, n: usize) {
+    /// The run's start; `shuffle_seed`: the seed the tests were shuffled with, shown
+    /// now and again when the run fails.
+    pub(crate) fn title(&mut self, n: usize, shuffle_seed: Option<u64>) {
         self.started = Instant::now();
-        self.printer.title(n);
+        self.shuffle_seed = shuffle_seed;
+        self.printer.title(n, shuffle_seed);
     }
 
     pub(crate) fn ignored(&mut self, id: u32, reason: Option<&'static str>) {
@@ -302,6 +307,9 @@ impl Report {
         };
         let elapsed = self.started.elapsed();
         self.printer.summary(counts, failed, elapsed);
+        if let (true, Some(seed)) = (failed, self.shuffle_seed) {
+            self.printer.shuffle_note(seed);
+        }
         if let Some(j) = self.junit.take() {
             let mut xml = Vec::new();
             let written = junit::write(&j.suite, &j.cases, &self.run_errors, elapsed, &mut xml)
