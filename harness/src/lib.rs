@@ -93,11 +93,21 @@
 //!   run and what accumulates during a poll of a test is attributed to that test.
 //!   Output of other threads is attributed to whichever test is being polled when it
 //!   arrives.
-//! * **Output of no test** (what tasks that a fixture or a test spawned print outside
-//!   any test's poll, such as a server's `tracing` logs, and what other threads print
-//!   between polls) is kept, never printed among the result lines: it is shown after
-//!   them under the heading `output of no test (...)` when the run fails or with
-//!   `--show-output` (with `--format json`, on stderr), and live with `--nocapture`.
+//! * **Tasks a test spawns** with [`spawn_local`] are the test's: their output, panics
+//!   and blocking count as its own. What such a task prints after its test ended is
+//!   kept under the test's name, marked `after the test ended` (`---- NAME stdout,
+//!   after the test ended ----` under the heading `output after the test ended`), and
+//!   shown after the results when the run fails or with `--show-output` (with
+//!   `--format json`, on stderr). Tasks started with `tokio::spawn` or
+//!   `tokio::task::spawn_local` are not attributed: tokio has no stable hook around a
+//!   task's polls (its task hooks need `--cfg tokio_unstable`), so what they print is
+//!   output of no test.
+//! * **Output of no test** (what tasks that a fixture spawned, or that were started
+//!   with `tokio::spawn`, print outside any test's poll, such as a server's `tracing`
+//!   logs, and what other threads print between polls) is kept, never printed among the
+//!   result lines: it is shown after them under the heading `output of no test (...)`
+//!   when the run fails or with `--show-output` (with `--format json`, on stderr), and
+//!   live with `--nocapture`.
 //! * **Panics** read as libtest's: `thread 'users::creates_user' panicked at
 //!   src/..:3:5:` names the test (not `'main'`), and with `RUST_BACKTRACE=1` the
 //!   backtrace is trimmed as std trims it for libtest's tests, from the panic to the
@@ -486,6 +496,7 @@ mod report;
 mod runner;
 mod shuffle;
 mod signatures;
+mod spawn;
 #[cfg(unix)]
 mod supervisor;
 mod worker;
@@ -495,9 +506,18 @@ use std::time::Duration;
 
 pub use stackportal::{await_, guard, has_portal, iter, AsyncGuard};
 
-/// Spawns a task on the run's `LocalSet` that runs inside a portal of its own
-/// (re-exported from stackportal): sync code in it may [`await_`], and fixture
+/// Spawns a task on the run's `LocalSet` that runs inside a portal of its own (as
+/// stackportal's `spawn_local`): sync code in it may [`await_`], and fixture
 /// accessors work in it, first use included.
+///
+/// **Its output is the test's.** A task spawned by a test is charged to that test, as
+/// its own code is: what it prints, its panics (`thread 'the_test' panicked`), a
+/// blocking warning (`a task spawned by `the_test``) and a paused clock. What it prints
+/// after the test ended is kept under the test's name, marked `after the test ended`,
+/// and shown after the results when the run fails or with `--show-output` (on stderr
+/// with `--format json`). Tasks started with `tokio::spawn` or
+/// `tokio::task::spawn_local` are not attributed: tokio has no stable hook around a
+/// task's polls, so their output counts as output of no test (see the crate docs).
 ///
 /// Prefer it to `tokio::spawn` for tasks that use fixtures: fixtures are `Rc`s (not
 /// `Send`), and a task started with `tokio::spawn` (or `tokio::task::spawn_local`) has
@@ -523,7 +543,7 @@ pub use stackportal::{await_, guard, has_portal, iter, AsyncGuard};
 /// # #[cfg(any())] fn main() {} // rustdoc: do not wrap (tests must be module-level)
 /// portaltest::main!();
 /// ```
-pub use stackportal::spawn_local;
+pub use spawn::spawn_local;
 
 /// Marks a test: a sync `fn` or an `async fn` with no arguments, returning `()` or
 /// `Result<(), E>` (`E: Debug`), at module level (not in an `impl` block).

@@ -323,6 +323,25 @@ impl Printer {
         let _ = self.out.flush();
     }
 
+    /// Output of tests' tasks after their test ended: under the heading, a section per
+    /// test, `---- NAME stdout, after the test ended ----` (nothing when empty).
+    pub(crate) fn late_outputs(&mut self, heading: &str, list: &[(String, Vec<u8>)]) {
+        if self.format == FormatSetting::Json || list.is_empty() {
+            return;
+        }
+        let _ = writeln!(self.out);
+        let _ = writeln!(self.out, "{heading}:");
+        for (name, output) in list {
+            let _ = writeln!(self.out);
+            let _ = writeln!(self.out, "---- {name} stdout, after the test ended ----");
+            let _ = self.out.write_all(output);
+            if !output.ends_with(b"\n") {
+                let _ = writeln!(self.out);
+            }
+        }
+        let _ = self.out.flush();
+    }
+
     /// Output that belongs to no test, under its own heading (nothing when empty).
     pub(crate) fn stray_output(&mut self, heading: &str, output: &[u8]) {
         if self.format == FormatSetting::Json || output.is_empty() {

@@ -69,6 +69,9 @@ pub(crate) fn with_note(mut output: Vec<u8>, note: Option<&str>) -> Vec<u8> {
 type Outputs = Vec<(String, Vec<u8>)>;
 
 /// The heading of the output that belongs to no test.
+/// The heading of what tests' tasks printed after their test ended.
+const LATE_HEADING: &str = "output after the test ended (tasks that the test spawned)";
+
 const STRAY_HEADING: &str =
     "output of no test (tasks that fixtures or tests spawned, other threads)";
 
@@ -82,6 +85,8 @@ pub(crate) struct Report {
     failures: Outputs,
     successes: Outputs,
     stray: Vec<u8>,
+    /// What tests' tasks printed after the test ended, by test, in order of arrival.
+    late: Outputs,
     run_errors: Outputs,
     /// Tests cancelled by an interrupt.
     cancelled: Vec<String>,
@@ -110,6 +115,7 @@ impl Report {
             failures: Vec::new(),
             successes: Vec::new(),
             stray: Vec::new(),
+            late: Vec::new(),
             run_errors: Vec::new(),
             cancelled: Vec::new(),
             started_ids: Vec::new(),
@@ -250,6 +256,15 @@ impl Report {
         self.stray.extend_from_slice(bytes);
     }
 
+    /// Output of test `id` (a task it spawned) that arrived after its result.
+    pub(crate) fn late_output(&mut self, id: u32, bytes: &[u8]) {
+        let name = self.name(id).to_string();
+        match self.late.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, output)) => output.extend_from_slice(bytes),
+            None => self.late.push((name, bytes.to_vec())),
+        }
+    }
+
     /// A failure that belongs to no test (a fixture's teardown, a worker's end).
     pub(crate) fn run_error(&mut self, what: String, output: Vec<u8>) {
         self.run_errors.push((what, output));
@@ -270,7 +285,19 @@ impl Report {
     ) -> bool {
         let failed = self.counts.failed > 0 || !self.run_errors.is_empty() || interrupt.is_some();
         let stray = std::mem::take(&mut self.stray);
+        let late = std::mem::take(&mut self.late);
         if failed || self.show_output {
+            if self.printer.is_json() {
+                for (name, output) in &late {
+                    let text = format!(
+                        "---- {name} stdout, after the test ended ----\n{}",
+                        String::from_utf8_lossy(output).trim_end()
+                    );
+                    self.warn(&text);
+                }
+            } else {
+                self.printer.late_outputs(LATE_HEADING, &late);
+            }
             if self.printer.is_json() {
                 if !stray.is_empty() {
                     let text = format!(
@@ -410,6 +437,12 @@ impl Tracker {
                 report.started(id);
             }
             Event::Output { slot, bytes } => match self.slot_mut(slot) {
+                // A task the test spawned, after the test's result.
+                Some(Slot {
+                    holder: Holder::Test(id),
+                    finished: true,
+                    ..
+                }) => report.late_output(*id, &bytes),
                 Some(s) => s.output.extend_from_slice(&bytes),
                 None => report.stray(&bytes),
             },

@@ -22,6 +22,7 @@ const SAMPLES: &[&str] = &[
     "timings",
     "rstest_cases",
     "blocking_warn",
+    "spawned",
 ];
 
 mod common;
@@ -285,6 +286,84 @@ fn blocking_warn_sets_one_tests_threshold() {
             assert!(!warned(&r, "default_threshold"), "{}", r.stderr);
             assert!(!r.stderr.contains(fixture), "{}", r.stderr);
         }
+    }
+}
+
+#[test]
+fn output_of_a_spawned_task_is_its_tests() {
+    for (args, env) in [
+        (&["--show-output"][..], &[][..]),
+        (&["--show-output", "--test-threads", "1"][..], &[][..]),
+        (
+            &["--show-output"][..],
+            &[("PORTALTEST_IN_PROCESS", "1")][..],
+        ),
+    ] {
+        let r = run_with_env("spawned", args, env);
+        r.assert_code(0)
+            .assert_stdout("test result: ok. 4 passed; 0 failed;");
+        let during = r.section("task_prints_during_the_test");
+        assert!(
+            during.contains("TEST BEFORE\nTASK DURING\nTASK DURING on stderr\nTEST AFTER\n"),
+            "{args:?} {env:?}:\n{}",
+            r.stdout
+        );
+        let panics = r.section("task_panics");
+        assert!(
+            panics.contains("thread 'task_panics' panicked at") && panics.contains("TASK PANIC"),
+            "{}",
+            r.stdout
+        );
+        // After the test ended: under its name, marked so, not in its result's output.
+        let ended = r.section("task_outlives_the_test");
+        assert!(
+            ended.contains("TEST ENDS") && !ended.contains("TASK AFTER THE END"),
+            "{}",
+            r.stdout
+        );
+        assert!(
+            r.stdout.contains(
+                "output after the test ended (tasks that the test spawned):\n\n\
+                 ---- task_outlives_the_test stdout, after the test ended ----\n\
+                 TASK AFTER THE END\n"
+            ),
+            "{}",
+            r.stdout
+        );
+        // tokio::spawn: output of no test, not the test's.
+        // (Its own output is empty, so it has no section.)
+        assert!(
+            !r.stdout.contains("---- tokio_task_prints stdout ----"),
+            "{}",
+            r.stdout
+        );
+        let stray = r
+            .stdout
+            .find("output of no test")
+            .unwrap_or_else(|| panic!("{}", r.stdout));
+        let stray = &r.stdout[stray..];
+        let stray = &stray[..stray.find("\nsuccesses:").unwrap_or(stray.len())];
+        assert!(stray.contains("TOKIO TASK"), "{}", r.stdout);
+        for marker in ["TASK DURING", "TASK AFTER THE END", "TASK PANIC"] {
+            assert!(!stray.contains(marker), "{marker}: {}", r.stdout);
+        }
+    }
+    // Without --show-output a passing run shows none of it.
+    let quiet = run("spawned", &[]);
+    quiet.assert_code(0);
+    assert!(!quiet.stdout.contains("TASK"), "{}", quiet.stdout);
+    // JSON: the late output goes to stderr, the stream stays clean.
+    let json = run("spawned", &["--format", "json", "--show-output"]);
+    json.assert_code(0);
+    assert!(
+        json.stderr.contains(
+            "---- task_outlives_the_test stdout, after the test ended ----\nTASK AFTER THE END"
+        ),
+        "{}",
+        json.stderr
+    );
+    for line in json.stdout.lines() {
+        assert!(line.starts_with('{'), "{line}");
     }
 }
 

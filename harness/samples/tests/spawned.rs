@@ -1,0 +1,54 @@
+//! Output of tasks that tests spawn (harness/tests/samples.rs): `portaltest::spawn_local`
+//! tasks are charged to their test, also after it ended; `tokio::spawn`ed ones are
+//! output of no test. Everything passes; run it with `--show-output`.
+
+/// Its task prints while the test waits for it.
+#[portaltest::test]
+async fn task_prints_during_the_test() {
+    println!("TEST BEFORE");
+    portaltest::spawn_local(async {
+        tokio::task::yield_now().await;
+        println!("TASK DURING");
+        // Sync code in the task may await_ (a portal of its own).
+        portaltest::await_(tokio::task::yield_now());
+        eprintln!("TASK DURING on stderr");
+    })
+    .await
+    .unwrap();
+    println!("TEST AFTER");
+}
+
+/// Its task prints once the test is over: the sender it waits for is dropped when the
+/// test returns.
+#[portaltest::test]
+fn task_outlives_the_test() {
+    let (keep, gone) = tokio::sync::oneshot::channel::<()>();
+    drop(portaltest::spawn_local(async move {
+        let _ = gone.await;
+        println!("TASK AFTER THE END");
+    }));
+    println!("TEST ENDS");
+    drop(keep);
+}
+
+/// Its task panics: the panic names the test.
+#[portaltest::test]
+async fn task_panics() {
+    let joined = portaltest::spawn_local(async {
+        tokio::task::yield_now().await;
+        panic!("TASK PANIC");
+    })
+    .await;
+    assert!(joined.is_err());
+}
+
+/// A `tokio::spawn`ed task: tokio has no stable hook around its polls, so its output is
+/// output of no test.
+#[portaltest::test]
+async fn tokio_task_prints() {
+    tokio::spawn(async { println!("TOKIO TASK") })
+        .await
+        .unwrap();
+}
+
+portaltest::main!();
