@@ -82,6 +82,15 @@
 //!   (`warning threshold 500 ms, set by its #[portaltest::test(blocking_warn =
 //!   "500ms")]`); it covers the test's own code, not fixtures set up for it. Move such
 //!   work to `tokio::task::spawn_blocking` and `await_` it.
+//! * **Tests that must not overlap**: `#[portaltest::test(exclusive)]` runs a test
+//!   alone in its worker process: it waits for the tests in flight to end, and the
+//!   tests after it wait for it (the others in its worker, that is; with
+//!   [`JOBS_ENV`] other workers go on, each in a process of its own).
+//!   `#[portaltest::test(group = "db")]` runs the tests of group `db` one at a time,
+//!   all in one worker process (they share its fixtures), while other tests go on
+//!   beside them. A test waiting for its turn has not started (its time and time limit
+//!   begin with its turn) but holds its place among the tests in flight. Tests that
+//!   wait for each other (a barrier) must not be made to wait for an exclusive test.
 //! * `timeout = "500ms" | "5s" | "2m"` limits one test; [`TIMEOUT_ENV`]
 //!   (`PORTALTEST_TIMEOUT`) sets a default for the run. A test that runs out of time is
 //!   cancelled: its stack unwinds (destructors run, [`AsyncGuard`] cleanups are awaited),
@@ -484,6 +493,7 @@ mod config;
 mod events;
 mod exit_guard;
 mod fixture;
+mod groups;
 mod isolated;
 mod junit;
 mod logging;

@@ -461,6 +461,8 @@ mod tests {
             start_paused: false,
             retries: None,
             blocking_warn_ms: None,
+            exclusive: false,
+            group: None,
             run: || Ok(()),
         }
     }

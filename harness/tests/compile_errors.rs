@@ -93,7 +93,8 @@ const CASES: &[(&str, bool, &str)] = &[
         "bad_blocking_warn",
         true,
         "#[portaltest::test(blocking_warn = \"soon\")]\nfn not_a_duration() {}\n\
-         #[portaltest::test(isolated, blocking_warn = \"1s\")]\nfn isolated() {}\nportaltest::main!();\n",
+         #[portaltest::test(isolated, blocking_warn = \"1s\")]\nfn isolated() {}\n\
+         #[portaltest::test(group = \" \")]\nfn unnamed_group() {}\nportaltest::main!();\n",
     ),
     // Everything above done right: must compile without errors.
     (
@@ -108,6 +109,7 @@ const CASES: &[(&str, bool, &str)] = &[
          #[portaltest::test(retries = 0)]\nfn r0() {}\n\
          #[portaltest::test(blocking_warn = \"500ms\", retries = 1)]\nfn bw() {}\n\
          #[portaltest::test(blocking_warn = \"0ms\")]\nasync fn bw0() {}\n\
+         #[portaltest::test(exclusive, group = \"db\", isolated)]\nfn ex() {}\n\
          #[portaltest::test(timeout = \"5s\", retries = 100, isolated)]\nasync fn r100() {}\n\
          mod nested {\n    #[portaltest::test]\n    async fn a() -> Result<(), String> { Ok(()) }\n\
          #[portaltest::test]\n    #[should_panic]\n    fn b() -> () { panic!() }\n}\n\
@@ -427,6 +429,8 @@ fn blocking_warn_not_a_duration_or_on_an_isolated_test() {
             "tests/bad_blocking_warn.rs:1:36",
             "`blocking_warn` is for tests on the shared runtime: an isolated test",
             "tests/bad_blocking_warn.rs:3:46",
+            "expected `group = \"name\"` with a name",
+            "tests/bad_blocking_warn.rs:5:28",
         ],
     );
 }

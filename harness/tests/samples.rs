@@ -23,6 +23,7 @@ const SAMPLES: &[&str] = &[
     "rstest_cases",
     "blocking_warn",
     "spawned",
+    "scheduling",
 ];
 
 mod common;
@@ -364,6 +365,60 @@ fn output_of_a_spawned_task_is_its_tests() {
     );
     for line in json.stdout.lines() {
         assert!(line.starts_with('{'), "{line}");
+    }
+}
+
+#[test]
+fn an_exclusive_test_runs_alone() {
+    for jobs in ["1", "2"] {
+        run_with_env("scheduling", &["exclusive::"], &[("PORTALTEST_JOBS", jobs)])
+            .assert_code(0)
+            .assert_stdout("test exclusive::alone ... ok")
+            .assert_stdout("test result: ok. 5 passed; 0 failed;");
+    }
+}
+
+#[test]
+fn a_group_runs_one_at_a_time_in_one_worker() {
+    // One worker: the group's tests one at a time, other tests beside them.
+    run("scheduling", &["group::"])
+        .assert_code(0)
+        .assert_stdout("test group::beside_the_group ... ok")
+        .assert_stdout("test result: ok. 8 passed; 0 failed;");
+    // Several workers: each group in one of them (the workers would take one test at a
+    // time otherwise).
+    for (jobs, seed) in [("3", "1"), ("3", "2"), ("2", "3")] {
+        let log = log_path(&format!("groups-{jobs}-{seed}"));
+        let r = run_with_env(
+            "scheduling",
+            &[
+                "group::",
+                "--skip",
+                "beside_the_group",
+                "--shuffle-seed",
+                seed,
+            ],
+            &[
+                ("PORTALTEST_JOBS", jobs),
+                ("PORTALTEST_SAMPLE_LOG", log.to_str().unwrap()),
+            ],
+        );
+        r.assert_code(0)
+            .assert_stdout("test result: ok. 7 passed; 0 failed;");
+        let lines = read_log(&log);
+        assert_eq!(lines.len(), 5, "{lines:?}");
+        for group in ["db", "cache"] {
+            let pids: std::collections::BTreeSet<&str> = lines
+                .iter()
+                .filter_map(|l| l.strip_prefix(&format!("{group} ")))
+                .collect();
+            assert_eq!(
+                pids.len(),
+                1,
+                "group {group} ran in several workers: {lines:?}"
+            );
+        }
+        let _ = std::fs::remove_file(&log);
     }
 }
 

@@ -129,7 +129,10 @@ fn opt_str(s: &Option<String>) -> TokenStream2 {
 /// number from 0 to 100; it overrides `PORTALTEST_RETRIES`).
 /// `#[portaltest::test(blocking_warn = "500ms")]` sets this test's blocking warning
 /// threshold (`"0ms"`: never warn), overriding `PORTALTEST_BLOCKING_WARN_MS`; not on
-/// isolated tests, which may block their own thread. Arguments combine:
+/// isolated tests, which may block their own thread. `#[portaltest::test(exclusive)]`
+/// runs the test alone in its worker process (no other test in flight);
+/// `#[portaltest::test(group = "db")]` runs the tests of group `db` one at a time, all in
+/// one worker process. Arguments combine:
 /// `#[portaltest::test(start_paused = true, timeout = "5s", retries = 2)]`.
 ///
 /// See the `portaltest` crate for examples.
@@ -138,6 +141,8 @@ pub fn test(args: TokenStream, item: TokenStream) -> TokenStream {
     let mut timeout_ms: Option<u64> = None;
     let mut retries: Option<u32> = None;
     let mut blocking_warn: Option<(u64, Span)> = None;
+    let mut exclusive = false;
+    let mut group: Option<String> = None;
     let mut runtime = RuntimeArgs::default();
     let parser = syn::meta::parser(|meta| {
         if meta.path.is_ident("isolated") {
@@ -159,6 +164,19 @@ pub fn test(args: TokenStream, item: TokenStream) -> TokenStream {
                     "expected a duration such as \"500ms\", \"5s\" or \"2m\" (a positive whole number and a unit)",
                 )),
             }
+        } else if meta.path.is_ident("exclusive") {
+            exclusive = true;
+            Ok(())
+        } else if meta.path.is_ident("group") {
+            let s: LitStr = meta.value()?.parse()?;
+            if s.value().trim().is_empty() {
+                return Err(Error::new(
+                    s.span(),
+                    "expected `group = \"name\"` with a name: the tests of a group run one at a time, in one worker process",
+                ));
+            }
+            group = Some(s.value());
+            Ok(())
         } else if meta.path.is_ident("blocking_warn") {
             let s: LitStr = meta.value()?.parse()?;
             match parse_duration_ms(&s.value()) {
@@ -182,7 +200,7 @@ pub fn test(args: TokenStream, item: TokenStream) -> TokenStream {
             Ok(())
         } else {
             Err(meta.error(
-                "unknown argument; expected `timeout = \"5s\"`, `isolated`, `start_paused = true`, `retries = 3` or `blocking_warn = \"500ms\"`",
+                "unknown argument; expected `timeout = \"5s\"`, `isolated`, `start_paused = true`, `retries = 3`, `blocking_warn = \"500ms\"`, `exclusive` or `group = \"name\"`",
             ))
         }
     });
@@ -198,7 +216,15 @@ pub fn test(args: TokenStream, item: TokenStream) -> TokenStream {
         return out.into();
     }
     let blocking_warn = blocking_warn.map(|(ms, _)| ms);
-    match expand_test(&mut func, timeout_ms, retries, blocking_warn, runtime) {
+    let scheduling = Scheduling { exclusive, group };
+    match expand_test(
+        &mut func,
+        timeout_ms,
+        retries,
+        blocking_warn,
+        scheduling,
+        runtime,
+    ) {
         Ok(ts) => ts.into(),
         Err(e) => {
             let mut out = e.to_compile_error();
@@ -233,6 +259,12 @@ fn parse_retries(value: &Expr) -> syn::Result<u32> {
     }
 }
 
+/// `exclusive` and `group = "name"` of `#[portaltest::test(..)]`.
+struct Scheduling {
+    exclusive: bool,
+    group: Option<String>,
+}
+
 /// `isolated` and `start_paused = true` of `#[portaltest::test(..)]`.
 #[derive(Default, Clone, Copy)]
 struct RuntimeArgs {
@@ -245,6 +277,7 @@ fn expand_test(
     timeout_ms: Option<u64>,
     retries: Option<u32>,
     blocking_warn: Option<u64>,
+    scheduling: Scheduling,
     runtime: RuntimeArgs,
 ) -> syn::Result<TokenStream2> {
     let attrs = take_test_attrs(&mut func.attrs)?;
@@ -341,6 +374,8 @@ fn expand_test(
         Some(ms) => quote!(::core::option::Option::Some(#ms)),
         None => quote!(::core::option::Option::None),
     };
+    let exclusive = scheduling.exclusive;
+    let group = opt_str(&scheduling.group);
     // `start_paused = true` implies a runtime of the test's own.
     let start_paused = runtime.start_paused;
     let isolated = runtime.isolated || start_paused;
@@ -370,6 +405,8 @@ fn expand_test(
                 start_paused: #start_paused,
                 retries: #retries,
                 blocking_warn_ms: #blocking_warn,
+                exclusive: #exclusive,
+                group: #group,
                 run: __portaltest_run,
             };
         };
