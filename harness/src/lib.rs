@@ -568,8 +568,8 @@ pub use spawn::spawn_local;
 /// `#[should_panic]` and `#[should_panic(expected = "text")]` work as with `#[test]`;
 /// `#[portaltest::test(timeout = "500ms")]` (units `ms`, `s`, `m`) limits the run time
 /// (real time). `#[portaltest::test(isolated)]` gives the test a thread and a tokio
-/// current-thread runtime of its own (it may block, build, `block_on` and drop
-/// runtimes, pause its clock; it cannot use fixtures), and
+/// current-thread runtime of its own, driven as `#[tokio::test]` drives its body (it
+/// may block its thread and pause its clock; it cannot use fixtures), and
 /// `#[portaltest::test(start_paused = true)]` is such a test whose clock starts paused,
 /// like `#[tokio::test(start_paused = true)]`; see the crate docs.
 /// `#[portaltest::test(retries = 2)]` runs the test up to 2 more times when it fails
