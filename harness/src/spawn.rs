@@ -19,9 +19,10 @@ where
         let slot = ctx.current.get()?;
         Some((ctx, slot))
     });
-    let Some((ctx, slot)) = owner else {
-        // Not spawned by a test on the shared runtime (an isolated test's thread, a
-        // task of no test, outside a run): stackportal's own.
+    let Some((ctx, slot)) = owner.filter(|_| !attribution::in_fixture_setup()) else {
+        // Not spawned by a test on the shared runtime (a fixture's setup, whose tasks
+        // serve the whole run; an isolated test's thread; a task of no test; outside a
+        // run): stackportal's own, and its output is output of no test.
         return stackportal::spawn_local(future);
     };
     let label = format!(

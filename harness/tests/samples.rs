@@ -302,7 +302,7 @@ fn output_of_a_spawned_task_is_its_tests() {
     ] {
         let r = run_with_env("spawned", args, env);
         r.assert_code(0)
-            .assert_stdout("test result: ok. 4 passed; 0 failed;");
+            .assert_stdout("test result: ok. 5 passed; 0 failed;");
         let during = r.section("task_prints_during_the_test");
         assert!(
             during.contains("TEST BEFORE\nTASK DURING\nTASK DURING on stderr\nTEST AFTER\n"),
@@ -345,6 +345,13 @@ fn output_of_a_spawned_task_is_its_tests() {
         let stray = &r.stdout[stray..];
         let stray = &stray[..stray.find("\nsuccesses:").unwrap_or(stray.len())];
         assert!(stray.contains("TOKIO TASK"), "{}", r.stdout);
+        // A fixture's task: output of no test, not its first user's.
+        assert!(stray.contains("FIXTURE TASK"), "{}", r.stdout);
+        assert!(
+            !r.stdout.contains("---- uses_a_fixture_with_a_task stdout"),
+            "{}",
+            r.stdout
+        );
         for marker in ["TASK DURING", "TASK AFTER THE END", "TASK PANIC"] {
             assert!(!stray.contains(marker), "{marker}: {}", r.stdout);
         }

@@ -42,6 +42,24 @@ async fn task_panics() {
     assert!(joined.is_err());
 }
 
+/// A fixture's task serves the run, not the test that used the fixture first: its
+/// output is output of no test.
+#[portaltest::fixture]
+async fn server() -> u16 {
+    let (ready, up) = tokio::sync::oneshot::channel();
+    portaltest::spawn_local(async move {
+        println!("FIXTURE TASK");
+        let _ = ready.send(());
+    });
+    let _ = up.await;
+    8080
+}
+
+#[portaltest::test]
+fn uses_a_fixture_with_a_task() {
+    assert_eq!(*server(), 8080);
+}
+
 /// A `tokio::spawn`ed task: tokio has no stable hook around its polls, so its output is
 /// output of no test.
 #[portaltest::test]

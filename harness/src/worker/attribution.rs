@@ -410,7 +410,7 @@ where
         });
         ctx.sink.flush();
     }
-    let fut = make(Box::new(cleanup_spawner(ctx.clone(), slot)));
+    let fut = SettingUp(Box::pin(make(Box::new(cleanup_spawner(ctx.clone(), slot)))));
     match slot {
         Some(slot) => {
             let label = Some(format!(
@@ -425,6 +425,37 @@ where
             }))
         }
         None => drop(tokio::task::spawn_local(fut)),
+    }
+}
+
+thread_local! {
+    /// How many fixture setups are being polled on this thread (nested: a fixture
+    /// that uses a fixture).
+    static SETTING_UP: Cell<u32> = const { Cell::new(0) };
+}
+
+/// Whether a fixture's setup is being polled: the tasks it spawns serve the whole run,
+/// not the test that happened to use the fixture first.
+pub(crate) fn in_fixture_setup() -> bool {
+    SETTING_UP.with(|s| s.get() > 0)
+}
+
+/// A fixture's setup, marked as such while it is polled ([`in_fixture_setup`]).
+struct SettingUp<F: ?Sized>(Pin<Box<F>>);
+
+impl<F: Future + ?Sized> Future for SettingUp<F> {
+    type Output = F::Output;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        struct Leave;
+        impl Drop for Leave {
+            fn drop(&mut self) {
+                SETTING_UP.with(|s| s.set(s.get().saturating_sub(1)));
+            }
+        }
+        SETTING_UP.with(|s| s.set(s.get() + 1));
+        let _leave = Leave;
+        self.0.as_mut().poll(cx)
     }
 }
 
