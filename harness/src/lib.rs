@@ -525,7 +525,9 @@ pub use stackportal::{await_, guard, has_portal, iter, AsyncGuard};
 /// blocking warning (`a task spawned by `the_test``) and a paused clock. What it prints
 /// after the test ended is kept under the test's name, marked `after the test ended`,
 /// and shown after the results when the run fails or with `--show-output` (on stderr
-/// with `--format json`). Tasks started with `tokio::spawn` or
+/// with `--format json`). A task spawned by a fixture's setup serves the whole run,
+/// not the test that used the fixture first: its output is output of no test. Tasks
+/// started with `tokio::spawn` or
 /// `tokio::task::spawn_local` are not attributed: tokio has no stable hook around a
 /// task's polls, so their output counts as output of no test (see the crate docs).
 ///
