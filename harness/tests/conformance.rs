@@ -131,7 +131,7 @@ fn compare(portal: &BTreeMap<(String, String), String>) {
         }
     }
     // Every trace but the two `spawn_local` ones.
-    assert_eq!(compared, 28, "traces compared");
+    assert_eq!(compared, 32, "traces compared");
 }
 
 #[test]

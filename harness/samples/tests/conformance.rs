@@ -128,6 +128,20 @@ mod sync_shared {
             &sync_yield_lets_spawned_tasks_run(),
         );
     }
+
+    #[portaltest::test]
+    fn consume_budget() {
+        record("sync_shared", "consume_budget", &sync_consume_budget());
+    }
+
+    #[portaltest::test]
+    fn block_in_place_refused() {
+        record(
+            "sync_shared",
+            "block_in_place_refused",
+            &sync_block_in_place_refused(),
+        );
+    }
 }
 
 mod sync_isolated {
@@ -141,6 +155,56 @@ mod sync_isolated {
             &sync_yield_lets_spawned_tasks_run(),
         );
     }
+
+    #[portaltest::test(isolated)]
+    fn consume_budget() {
+        record("sync_isolated", "consume_budget", &sync_consume_budget());
+    }
+
+    #[portaltest::test(isolated)]
+    fn block_in_place_refused() {
+        record(
+            "sync_isolated",
+            "block_in_place_refused",
+            &sync_block_in_place_refused(),
+        );
+    }
+}
+
+/// `probes::consume_budget` in sync code.
+fn sync_consume_budget() -> Vec<String> {
+    let ran = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let ran2 = ran.clone();
+    let handle = tokio::spawn(async move { ran2.store(true, std::sync::atomic::Ordering::SeqCst) });
+    let mut t = Vec::new();
+    for i in 1..=1000 {
+        await_(tokio::task::coop::consume_budget());
+        if ran.load(std::sync::atomic::Ordering::SeqCst) {
+            t.push(format!("the spawned task ran after {i} units"));
+            break;
+        }
+    }
+    if t.is_empty() {
+        t.push("the spawned task never ran in 1000 units".into());
+    }
+    await_(handle).unwrap();
+    t
+}
+
+/// `probes::block_in_place_refused`, called from sync code (no `await` around it).
+fn sync_block_in_place_refused() -> Vec<String> {
+    let r = std::panic::catch_unwind(|| tokio::task::block_in_place(|| 1));
+    vec![match r {
+        Ok(n) => format!("allowed, returned {n}"),
+        Err(payload) => {
+            let text = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            format!("refused: {}", text.split(". ").next().unwrap_or_default())
+        }
+    }]
 }
 
 /// `probes::yield_lets_spawned_tasks_run` in sync code.
