@@ -107,10 +107,12 @@
 //!   kept under the test's name, marked `after the test ended` (`---- NAME stdout,
 //!   after the test ended ----` under the heading `output after the test ended`), and
 //!   shown after the results when the run fails or with `--show-output` (with
-//!   `--format json`, on stderr). Tasks started with `tokio::spawn` or
-//!   `tokio::task::spawn_local` are not attributed: tokio has no stable hook around a
-//!   task's polls (its task hooks need `--cfg tokio_unstable`), so what they print is
-//!   output of no test.
+//!   `--format json`, on stderr). Tasks started with `tokio::spawn` are attributed the
+//!   same way only when the test binary is built with `--cfg tokio_unstable`
+//!   (`RUSTFLAGS="--cfg tokio_unstable"`): tokio's task hooks, which tell the harness
+//!   when such a task is polled, exist only then. Without it, and for
+//!   `tokio::task::spawn_local` tasks always (tokio's `LocalSet` has no hooks), what
+//!   they print is output of no test.
 //! * **Output of no test** (what tasks that a fixture spawned, or that were started
 //!   with `tokio::spawn`, print outside any test's poll, such as a server's `tracing`
 //!   logs, and what other threads print between polls) is kept, never printed among the
@@ -527,9 +529,10 @@ pub use stackportal::{await_, guard, has_portal, iter, AsyncGuard};
 /// and shown after the results when the run fails or with `--show-output` (on stderr
 /// with `--format json`). A task spawned by a fixture's setup serves the whole run,
 /// not the test that used the fixture first: its output is output of no test. Tasks
-/// started with `tokio::spawn` or
-/// `tokio::task::spawn_local` are not attributed: tokio has no stable hook around a
-/// task's polls, so their output counts as output of no test (see the crate docs).
+/// started with `tokio::spawn` are attributed too only with `--cfg tokio_unstable`
+/// (tokio's task hooks), and `tokio::task::spawn_local` ones never (tokio's `LocalSet`
+/// has no hooks): otherwise their output counts as output of no test (see the crate
+/// docs).
 ///
 /// Prefer it to `tokio::spawn` for tasks that use fixtures: fixtures are `Rc`s (not
 /// `Send`), and a task started with `tokio::spawn` (or `tokio::task::spawn_local`) has

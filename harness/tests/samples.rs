@@ -302,7 +302,7 @@ fn output_of_a_spawned_task_is_its_tests() {
     ] {
         let r = run_with_env("spawned", args, env);
         r.assert_code(0)
-            .assert_stdout("test result: ok. 5 passed; 0 failed;");
+            .assert_stdout("test result: ok. 6 passed; 0 failed;");
         let during = r.section("task_prints_during_the_test");
         assert!(
             during.contains("TEST BEFORE\nTASK DURING\nTASK DURING on stderr\nTEST AFTER\n"),
@@ -344,7 +344,8 @@ fn output_of_a_spawned_task_is_its_tests() {
             .unwrap_or_else(|| panic!("{}", r.stdout));
         let stray = &r.stdout[stray..];
         let stray = &stray[..stray.find("\nsuccesses:").unwrap_or(stray.len())];
-        assert!(stray.contains("TOKIO TASK"), "{}", r.stdout);
+        assert!(stray.contains("TOKIO TASK\n"), "{}", r.stdout);
+        assert!(stray.contains("TOKIO LATE"), "{}", r.stdout);
         // A fixture's task: output of no test, not its first user's.
         assert!(stray.contains("FIXTURE TASK"), "{}", r.stdout);
         assert!(

@@ -61,12 +61,24 @@ fn uses_a_fixture_with_a_task() {
 }
 
 /// A `tokio::spawn`ed task: tokio has no stable hook around its polls, so its output is
-/// output of no test.
+/// output of no test (its test's with `--cfg tokio_unstable`, tokio's task hooks).
 #[portaltest::test]
 async fn tokio_task_prints() {
     tokio::spawn(async { println!("TOKIO TASK") })
         .await
         .unwrap();
+}
+
+/// A `tokio::spawn`ed task that prints after its test ended (its test's, marked so,
+/// only with `--cfg tokio_unstable`).
+#[portaltest::test]
+fn tokio_task_outlives_the_test() {
+    let (keep, gone) = tokio::sync::oneshot::channel::<()>();
+    drop(tokio::spawn(async move {
+        let _ = gone.await;
+        println!("TOKIO LATE");
+    }));
+    drop(keep);
 }
 
 portaltest::main!();

@@ -6,6 +6,7 @@
 pub(crate) mod attribution;
 pub(crate) mod board;
 pub(crate) mod link;
+mod task_hooks;
 pub(crate) mod watchdog;
 
 use std::any::Any;
@@ -198,11 +199,14 @@ pub(crate) fn run(setup: Setup) {
         worker_process,
     } = setup;
     let sink = ctx.sink.clone();
-    let rt = tokio::runtime::Builder::new_current_thread()
+    let mut builder = tokio::runtime::Builder::new_current_thread();
+    builder
         .enable_all()
         // Buffered events go out whenever the runtime has nothing to do. The hook runs
         // on this thread (a current-thread runtime), where the run's state is.
-        .on_thread_park(on_park)
+        .on_thread_park(on_park);
+    task_hooks::install(&mut builder);
+    let rt = builder
         .build()
         .expect("portaltest: cannot build the tokio runtime");
     // Registered, never read: the signal no longer ends the process (the default
