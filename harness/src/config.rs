@@ -10,8 +10,8 @@ use libtest_mimic::{Arguments, FormatSetting};
 use crate::partition::{Partition, SYNTAX as PARTITION_SYNTAX};
 use crate::{
     parse_duration, BLOCKING_WARN_ENV, GRACE_ENV, IN_PROCESS_ENV, JOBS_ENV, JUNIT_ENV,
-    PARTITION_ENV, RETRIES_ENV, SLOWEST_ENV, SLOW_NOTICE_ENV, TEARDOWN_TIMEOUT_ENV, TIMEOUT_ENV,
-    TRACING_ENV,
+    PARTITION_ENV, RETRIES_ENV, SHUFFLE_SEED_ENV, SLOWEST_ENV, SLOW_NOTICE_ENV,
+    TEARDOWN_TIMEOUT_ENV, TIMEOUT_ENV, TRACING_ENV,
 };
 
 /// Default for [`GRACE_ENV`](crate::GRACE_ENV).
@@ -55,6 +55,10 @@ pub(crate) const ENV_VARS: &[(&str, &str)] = &[
     (
         PARTITION_ENV,
         "run one CI shard: count:M/N or hash:M/N, as cargo-nextest's --partition (ignored under nextest)",
+    ),
+    (
+        SHUFFLE_SEED_ENV,
+        "start the tests in an order drawn from this seed, as --shuffle-seed N (which takes precedence)",
     ),
     (
         SLOW_NOTICE_ENV,
@@ -139,6 +143,8 @@ pub(crate) struct EnvConfig {
     pub slowest: Option<usize>,
     /// [`RETRIES_ENV`]: how many more times a failing test runs.
     pub retries: u32,
+    /// [`SHUFFLE_SEED_ENV`]: shuffle the tests with this seed.
+    pub shuffle_seed: Option<u64>,
     /// [`JUNIT_ENV`]: where to write the JUnit report.
     pub junit: Option<std::path::PathBuf>,
     /// [`JOBS_ENV`]: how many worker processes (`None`: one).
@@ -214,6 +220,7 @@ impl EnvConfig {
         let slowest_text = get(SLOWEST_ENV);
         let jobs_text = get(JOBS_ENV);
         let retries_text = get(RETRIES_ENV);
+        let shuffle_text = get(SHUFFLE_SEED_ENV);
         let junit = lookup(JUNIT_ENV)
             .filter(|v| !v.is_empty())
             .map(std::path::PathBuf::from);
@@ -351,6 +358,19 @@ impl EnvConfig {
                 }
             },
         };
+        let shuffle_seed = match shuffle_text.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(text) => match text.parse::<u64>() {
+                Ok(n) => Some(n),
+                Err(_) => {
+                    errors.push(format!(
+                        "{SHUFFLE_SEED_ENV}={text:?} is not a seed (a whole number from 0 to {})",
+                        u64::MAX
+                    ));
+                    None
+                }
+            },
+        };
         let in_process = match in_process_text.as_deref().map(str::trim) {
             None | Some("") | Some("0") | Some("false") | Some("off") => false,
             Some("1") | Some("true") | Some("on") => true,
@@ -402,6 +422,7 @@ impl EnvConfig {
             slow_notice,
             slowest,
             retries,
+            shuffle_seed,
             junit,
             jobs,
             in_process,
@@ -424,6 +445,11 @@ pub(crate) struct Cli {
     pub report_time: bool,
     /// `--format junit`: the JUnit XML report on stdout, instead of the results.
     pub junit: bool,
+    /// `--shuffle`: start the tests in a random order (libtest's flag, which it takes
+    /// only with `-Z unstable-options`; here it needs none).
+    pub shuffle: bool,
+    /// `--shuffle-seed N`: in the order drawn from seed `N`.
+    pub shuffle_seed: Option<u64>,
 }
 
 /// Options of libtest-mimic's [`Arguments`] that take a value.
@@ -454,6 +480,8 @@ impl Cli {
         let mut partition = None;
         let mut report_time = false;
         let mut junit = false;
+        let mut shuffle = false;
+        let mut shuffle_seed = None;
         while let Some(arg) = argv.next() {
             let text = arg.to_string_lossy().into_owned();
             if positional_only || !text.starts_with('-') || text == "-" {
@@ -474,6 +502,22 @@ impl Cli {
                 }
             } else if text == "--report-time" {
                 report_time = true;
+            } else if text == "--shuffle" {
+                shuffle = true;
+            } else if text == "--shuffle-seed" || text.starts_with("--shuffle-seed=") {
+                let value = match text.strip_prefix("--shuffle-seed=") {
+                    Some(value) => value.to_string(),
+                    None => match argv.next() {
+                        Some(value) => value.to_string_lossy().into_owned(),
+                        None => return Err("--shuffle-seed needs a value: a whole number".into()),
+                    },
+                };
+                shuffle_seed = Some(value.trim().parse::<u64>().map_err(|_| {
+                    format!(
+                        "invalid --shuffle-seed {value:?}: a whole number from 0 to {}",
+                        u64::MAX
+                    )
+                })?);
             } else if text == "--partition" || text.starts_with("--partition=") {
                 let value = match text.strip_prefix("--partition=") {
                     Some(value) => value.to_string(),
@@ -511,6 +555,8 @@ impl Cli {
             partition,
             report_time,
             junit,
+            shuffle,
+            shuffle_seed,
         })
     }
 
@@ -525,6 +571,14 @@ impl Cli {
                     name.contains(f.as_str())
                 }
             })
+    }
+
+    /// The seed to shuffle the tests with, if they are shuffled: `--shuffle-seed`, else
+    /// the environment's, else a fresh one for `--shuffle`.
+    pub(crate) fn shuffle_seed(&self, env: &EnvConfig) -> Option<u64> {
+        self.shuffle_seed
+            .or(env.shuffle_seed)
+            .or_else(|| self.shuffle.then(crate::shuffle::random_seed))
     }
 
     /// Whether the output format is terse (`--format terse` or `-q`).
@@ -710,6 +764,49 @@ mod tests {
         assert!(!exact.matches("b::cd"));
         let none = Cli::parse(["bin", "--nocapture"]).unwrap();
         assert!(none.matches("anything"));
+    }
+
+    #[test]
+    fn shuffle_flags_and_variable() {
+        let none = env(&[]).unwrap();
+        let cli = Cli::parse(["bin", "a"]).unwrap();
+        assert_eq!(cli.shuffle_seed(&none), None);
+        let cli = Cli::parse(["bin", "--shuffle-seed", "42", "a"]).unwrap();
+        assert_eq!(cli.shuffle_seed(&none), Some(42));
+        assert_eq!(cli.filters, ["a"]);
+        let cli = Cli::parse(["bin", "--shuffle-seed=7"]).unwrap();
+        assert_eq!(cli.shuffle_seed(&none), Some(7));
+        // `--shuffle` alone draws a seed.
+        let cli = Cli::parse(["bin", "--shuffle"]).unwrap();
+        assert!(cli.shuffle && cli.shuffle_seed(&none).is_some());
+        // The variable, and the command line over it.
+        let seeded = env(&[(SHUFFLE_SEED_ENV, " 9 ")]).unwrap();
+        assert!(seeded.warnings.is_empty(), "{:?}", seeded.warnings);
+        assert_eq!(Cli::parse(["bin"]).unwrap().shuffle_seed(&seeded), Some(9));
+        assert_eq!(
+            Cli::parse(["bin", "--shuffle-seed", "3"])
+                .unwrap()
+                .shuffle_seed(&seeded),
+            Some(3)
+        );
+        let err = env(&[(SHUFFLE_SEED_ENV, "-1")]).unwrap_err();
+        assert!(
+            err.contains("PORTALTEST_SHUFFLE_SEED=\"-1\" is not a seed"),
+            "{err}"
+        );
+        for (argv, needle) in [
+            (
+                &["bin", "--shuffle-seed"][..],
+                "--shuffle-seed needs a value",
+            ),
+            (
+                &["bin", "--shuffle-seed", "x"][..],
+                "invalid --shuffle-seed \"x\"",
+            ),
+        ] {
+            let err = Cli::parse(argv.iter().copied()).err().unwrap();
+            assert!(err.contains(needle), "{argv:?}: {err}");
+        }
     }
 
     #[test]

@@ -1,11 +1,13 @@
 //! Isolated tests (`#[portaltest::test(isolated)]`, `start_paused = true`): a std
 //! thread and a tokio current-thread runtime of their own.
 //!
-//! The test still runs inside a portal (so sync code may `await_`), with its runtime's
-//! handle and a `LocalSet` entered, but that thread is its own: it may block, build,
-//! `block_on` and drop runtimes (the portal is polled outside `block_on`, see
-//! [`drive`]), and pause its clock, while the shared tests go on interleaving on the
-//! runtime thread. The runner awaits the thread's [`Finished`] through a oneshot
+//! The test still runs inside a portal (so sync code may `await_`), driven inside its
+//! runtime's `block_on` within a `LocalSet`, as `#[tokio::test]` drives its body: tokio
+//! sees it exactly as it sees a `#[tokio::test]` (the clock, `yield_now`, `advance`,
+//! the budget, `Handle::current`, what it refuses: `block_on` of another runtime,
+//! `block_in_place`), and `spawn_local` works too. The thread is its own: it may block,
+//! and pause its clock, while the shared tests go on interleaving on the runtime
+//! thread. The runner awaits the thread's [`Finished`] through a oneshot
 //! channel and can ask it to cancel the test (a timeout); the portal is then dropped,
 //! which unwinds its stack, and the guard cleanups it hands over are awaited on the
 //! test's runtime before the thread reports.
@@ -21,14 +23,12 @@ use std::io::{self, Write};
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::Poll;
 
 use stackportal::Cleanup;
-use tokio::runtime::Runtime;
 use tokio::sync::oneshot;
-use tokio::task::{JoinHandle, LocalSet};
+use tokio::task::JoinHandle;
 
 use crate::panics::CatchUnwind;
 use crate::registry::TestDef;
@@ -142,12 +142,16 @@ fn run_on_own_runtime(
                 .push(tokio::task::spawn_local(cleanup));
         })
         .run_sync(move || crate::panics::__rust_begin_short_backtrace(def.run));
-    let mut caught = CatchUnwind(portal);
-    let mut cancel = Some(cancel);
-    let finished = drive(
-        &rt,
-        &local,
-        std::future::poll_fn(|cx| {
+    // Driven inside the runtime's `block_on`, exactly as `#[tokio::test]` drives its
+    // body: `yield_now` (and so `time::advance`) defers its wake-up until the runtime
+    // has run its other tasks and its driver (expired timers wake their tasks first),
+    // a paused clock auto-advances only when nothing else is to be done,
+    // `block_in_place` is refused and `consume_budget` counts the task budget. The
+    // `LocalSet` around it adds `spawn_local`, which `#[tokio::test]` lacks.
+    let finished = local.block_on(&rt, async move {
+        let mut caught = CatchUnwind(portal);
+        let mut cancel = Some(cancel);
+        let finished = std::future::poll_fn(|cx| {
             if let Poll::Ready(result) = Pin::new(&mut caught).poll(cx) {
                 return Poll::Ready(match result {
                     Ok(returned) => Finished::Returned(returned),
@@ -163,91 +167,27 @@ fn run_on_own_runtime(
                 }
             }
             Poll::Pending
-        }),
-    );
-    {
-        // A cancelled portal unwinds here and hands its pending guard cleanups over.
-        let _rt = rt.enter();
-        let _local = local.enter();
+        })
+        .await;
+        // A cancelled portal unwinds here (inside the runtime, where its code ran) and
+        // hands its pending guard cleanups over.
         drop(caught);
-    }
-    loop {
-        let list = std::mem::take(&mut *cleanups.borrow_mut());
-        if list.is_empty() {
-            break;
+        loop {
+            let list = std::mem::take(&mut *cleanups.borrow_mut());
+            if list.is_empty() {
+                break;
+            }
+            for handle in list {
+                let _ = handle.await;
+            }
         }
-        for handle in list {
-            let _ = drive(&rt, &local, handle);
-        }
-    }
+        finished
+    });
     // As `#[tokio::test]` does: the runtime shuts down (waiting for its blocking
     // tasks) before the test counts as finished.
     drop(local);
     drop(rt);
     finished
-}
-
-/// The waker of a future that [`drive`] runs: records the wake-up and wakes the
-/// `block_on` that is driving the runtime meanwhile, if any.
-#[derive(Default)]
-struct DriveWaker {
-    woken: AtomicBool,
-    driver: Mutex<Option<Waker>>,
-}
-
-impl Wake for DriveWaker {
-    fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
-    }
-
-    fn wake_by_ref(self: &Arc<Self>) {
-        self.woken.store(true, Ordering::SeqCst);
-        let driver = self.driver.lock().unwrap_or_else(|e| e.into_inner()).take();
-        if let Some(driver) = driver {
-            driver.wake();
-        }
-    }
-}
-
-/// Runs `fut` to completion on this thread, on `rt` and `local`, the way
-/// `local.block_on(rt, fut)` would, with one difference: `fut` is polled with the
-/// runtime's handle and the `LocalSet` entered (`Handle::current()`, `tokio::spawn`,
-/// `spawn_local`, timers and I/O work) but *outside* `block_on`, so tokio does not
-/// consider the thread to be running a runtime and the test may build, `block_on` and
-/// drop runtimes of its own. While `fut` waits, `block_on` drives the runtime (its
-/// tasks, timers, I/O; a paused clock auto-advances when nothing else is to be done,
-/// as under `#[tokio::test(start_paused = true)]`) until `fut` is woken.
-fn drive<F: Future>(rt: &Runtime, local: &LocalSet, fut: F) -> F::Output {
-    let mut fut = std::pin::pin!(fut);
-    let state = Arc::new(DriveWaker::default());
-    let waker = Waker::from(state.clone());
-    let mut cx = Context::from_waker(&waker);
-    loop {
-        state.woken.store(false, Ordering::SeqCst);
-        let polled = {
-            let _rt = rt.enter();
-            let _local = local.enter();
-            fut.as_mut().poll(&mut cx)
-        };
-        if let Poll::Ready(out) = polled {
-            return out;
-        }
-        local.block_on(
-            rt,
-            std::future::poll_fn(|cx| {
-                if state.woken.load(Ordering::SeqCst) {
-                    return Poll::Ready(());
-                }
-                *state.driver.lock().unwrap_or_else(|e| e.into_inner()) = Some(cx.waker().clone());
-                // A wake-up between the check and the store found no driver to wake.
-                if state.woken.load(Ordering::SeqCst) {
-                    Poll::Ready(())
-                } else {
-                    Poll::Pending
-                }
-            }),
-        );
-    }
 }
 
 /// The writer of the harness's `tracing` subscriber: an isolated test's events go to

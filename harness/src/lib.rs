@@ -76,8 +76,21 @@
 //!   burns CPU without yielding stalls every other test. The harness measures every
 //!   poll of every test and prints a warning to stderr naming the test and how long it
 //!   held the thread when a poll takes longer than [`BLOCKING_WARN_ENV`]
-//!   (`PORTALTEST_BLOCKING_WARN_MS`, default 100 ms, `0` disables). Move such work to
-//!   `tokio::task::spawn_blocking` and `await_` it.
+//!   (`PORTALTEST_BLOCKING_WARN_MS`, default 100 ms, `0` disables);
+//!   `#[portaltest::test(blocking_warn = "500ms")]` gives one test a threshold of its
+//!   own (`"0ms"`: never), which overrides the variable and which its warnings name
+//!   (`warning threshold 500 ms, set by its #[portaltest::test(blocking_warn =
+//!   "500ms")]`); it covers the test's own code, not fixtures set up for it. Move such
+//!   work to `tokio::task::spawn_blocking` and `await_` it.
+//! * **Tests that must not overlap**: `#[portaltest::test(exclusive)]` runs a test
+//!   alone in its worker process: it waits for the tests in flight to end, and the
+//!   tests after it wait for it (the others in its worker, that is; with
+//!   [`JOBS_ENV`] other workers go on, each in a process of its own).
+//!   `#[portaltest::test(group = "db")]` runs the tests of group `db` one at a time,
+//!   all in one worker process (they share its fixtures), while other tests go on
+//!   beside them. A test waiting for its turn has not started (its time and time limit
+//!   begin with its turn) but holds its place among the tests in flight. Tests that
+//!   wait for each other (a barrier) must not be made to wait for an exclusive test.
 //! * `timeout = "500ms" | "5s" | "2m"` limits one test; [`TIMEOUT_ENV`]
 //!   (`PORTALTEST_TIMEOUT`) sets a default for the run. A test that runs out of time is
 //!   cancelled: its stack unwinds (destructors run, [`AsyncGuard`] cleanups are awaited),
@@ -89,11 +102,23 @@
 //!   run and what accumulates during a poll of a test is attributed to that test.
 //!   Output of other threads is attributed to whichever test is being polled when it
 //!   arrives.
-//! * **Output of no test** (what tasks that a fixture or a test spawned print outside
-//!   any test's poll, such as a server's `tracing` logs, and what other threads print
-//!   between polls) is kept, never printed among the result lines: it is shown after
-//!   them under the heading `output of no test (...)` when the run fails or with
-//!   `--show-output` (with `--format json`, on stderr), and live with `--nocapture`.
+//! * **Tasks a test spawns** with [`spawn_local`] are the test's: their output, panics
+//!   and blocking count as its own. What such a task prints after its test ended is
+//!   kept under the test's name, marked `after the test ended` (`---- NAME stdout,
+//!   after the test ended ----` under the heading `output after the test ended`), and
+//!   shown after the results when the run fails or with `--show-output` (with
+//!   `--format json`, on stderr). Tasks started with `tokio::spawn` are attributed the
+//!   same way only when the test binary is built with `--cfg tokio_unstable`
+//!   (`RUSTFLAGS="--cfg tokio_unstable"`): tokio's task hooks, which tell the harness
+//!   when such a task is polled, exist only then. Without it, and for
+//!   `tokio::task::spawn_local` tasks always (tokio's `LocalSet` has no hooks), what
+//!   they print is output of no test.
+//! * **Output of no test** (what tasks that a fixture spawned, or that were started
+//!   with `tokio::spawn`, print outside any test's poll, such as a server's `tracing`
+//!   logs, and what other threads print between polls) is kept, never printed among the
+//!   result lines: it is shown after them under the heading `output of no test (...)`
+//!   when the run fails or with `--show-output` (with `--format json`, on stderr), and
+//!   live with `--nocapture`.
 //! * **Panics** read as libtest's: `thread 'users::creates_user' panicked at
 //!   src/..:3:5:` names the test (not `'main'`), and with `RUST_BACKTRACE=1` the
 //!   backtrace is trimmed as std trims it for libtest's tests, from the panic to the
@@ -130,6 +155,18 @@
 //! the summary line. Since `cargo test` passes its arguments to every target, and
 //! libtest's targets reject `--partition`, CI sets [`PARTITION_ENV`] instead
 //! (`PORTALTEST_PARTITION=hash:2/3 cargo test`); the command line takes precedence.
+//!
+//! `--shuffle` and `--shuffle-seed N` (libtest's flags, which it takes only on nightly
+//! with `-Z unstable-options`; portaltest always) start the tests in a shuffled order:
+//! the order seed `N` draws (SplitMix64 and Fisher-Yates, the same on every platform),
+//! or a fresh seed for `--shuffle`. [`SHUFFLE_SEED_ENV`] (`PORTALTEST_SHUFFLE_SEED=N
+//! cargo test`) does the same for `cargo test` runs; the command line takes precedence.
+//! The seed is printed where libtest prints it, `running 12 tests (shuffle seed: 42)`
+//! (`"shuffle_seed": 42` in the JSON start event), and again after the summary of a
+//! failed run, with how to repeat the order. Shuffling comes after selection and
+//! `--partition`, so a shard is the same set of tests either way; with
+//! [`JOBS_ENV`] the workers take tests from the shuffled queue. `--list` stays in name
+//! order.
 //!
 //! A test without a time limit that runs longer than 60 s gets libtest's notice,
 //! `test NAME has been running for over 60 seconds`: once, on a line of its own among
@@ -229,8 +266,9 @@
 //! | variable | meaning |
 //! |---|---|
 //! | [`PORTALTEST_TIMEOUT`](TIMEOUT_ENV) | default time limit of every test: `500ms`, `5s`, `2m` |
-//! | [`PORTALTEST_BLOCKING_WARN_MS`](BLOCKING_WARN_ENV) | warn when one poll holds the thread longer (default 100; `0`: never) |
+//! | [`PORTALTEST_BLOCKING_WARN_MS`](BLOCKING_WARN_ENV) | warn when one poll holds the thread longer (default 100; `0`: never); `blocking_warn = ".."` overrides it for one test |
 //! | [`PORTALTEST_PARTITION`](PARTITION_ENV) | run one CI shard: `count:M/N` or `hash:M/N`, as `--partition` (which takes precedence); ignored under cargo-nextest (`NEXTEST` set), which partitions runs itself |
+//! | [`PORTALTEST_SHUFFLE_SEED`](SHUFFLE_SEED_ENV) | start the tests in the order this seed draws, as `--shuffle-seed N` (which takes precedence); see [Command line](#command-line) |
 //! | [`PORTALTEST_SLOWEST`](SLOWEST_ENV) | after the summary, list the `N` slowest tests with their times (default `0`: no list); see [Timings](#timings) |
 //! | [`PORTALTEST_SLOW_NOTICE_MS`](SLOW_NOTICE_ENV) | after how many ms a test without a time limit gets the "has been running for over .." notice (default 60,000; `0`: never) |
 //! | [`PORTALTEST_TRACING`](TRACING_ENV) | `0`: the harness installs no `tracing` subscriber (default `1`) |
@@ -278,11 +316,11 @@
 //!
 //! * `#[portaltest::test(isolated)]` runs it on a std thread of its own (named after the
 //!   test) with a tokio current-thread runtime of its own, still in a portal, so sync
-//!   code may [`await_`]; `tokio::spawn` and `tokio::task::spawn_local` work. The thread
-//!   is the test's: it may block, build, `block_on` and drop runtimes, and pause its
-//!   clock, while the shared tests go on interleaving. (The portal is polled with the
-//!   runtime's handle entered but outside `block_on`, which drives the runtime whenever
-//!   the test waits; so tokio does not see a runtime running on the thread.)
+//!   code may [`await_`]; `tokio::spawn` and `tokio::task::spawn_local` work. The test
+//!   is driven inside that runtime's `block_on`, as `#[tokio::test]` drives its body,
+//!   so tokio treats it exactly as a `#[tokio::test]` (see [Conformance with
+//!   `#[tokio::test]`](#conformance-with-tokiotest)). The thread is the test's: it may
+//!   block and pause its clock while the shared tests go on interleaving.
 //! * `#[portaltest::test(start_paused = true)]` is an isolated test whose clock starts
 //!   paused, the port of `#[tokio::test(start_paused = true)]`: when the test waits and
 //!   nothing else is to be done, time jumps to the next timer.
@@ -315,11 +353,40 @@
 //!   task spawned without a portal that pauses the clock is noticed at the next poll
 //!   of any test: the clock is resumed with a warning on stderr (a timer may have
 //!   fired early meanwhile).
-//! * a test that starts, blocks on or drops a runtime on the shared thread fails with
-//!   tokio's panic message, and a line above it that names
-//!   `#[portaltest::test(isolated)]`.
+//! * a test that starts, blocks on or drops a runtime on the shared thread (or in an
+//!   isolated test, as in a `#[tokio::test]`) fails with tokio's panic message, and a
+//!   line above it that says what to do instead: `await_` the future, or build, use and
+//!   drop that runtime on a thread of its own (`std::thread::scope`).
 //!
 //! Pausing needs tokio's `test-util` feature, which portaltest enables.
+//!
+//! ### Conformance with `#[tokio::test]`
+//!
+//! An isolated test observes what the same body observes under `#[tokio::test]`, and a
+//! `start_paused = true` test what it observes under `#[tokio::test(start_paused =
+//! true)]`, in async code and in sync code that `await_`s:
+//!
+//! * `yield_now()`: the tasks spawned before it run before the test goes on (its
+//!   wake-up waits for the scheduler's turn), and the order of spawned tasks is tokio's;
+//! * `time::advance(d).await`: the timers it passes have fired when it returns, and the
+//!   tasks they woke have run by the test's next yield (tokio rounds a timer's deadline
+//!   up to the next millisecond: a 1 s sleep needs `advance` past 1 s + 1 ms);
+//! * a paused clock auto-advances only when nothing else is to be done (a test that
+//!   only yields does not move it); sleeps, timeouts and intervals end at their exact
+//!   times;
+//! * `Handle::current()` is the test's current-thread runtime; `consume_budget` makes
+//!   the test yield after tokio's budget (128 units);
+//! * tokio refuses the same things: `block_in_place` ("can call blocking only when
+//!   running on the multi-threaded runtime"), `block_on` of another runtime and dropping
+//!   one.
+//!
+//! One difference remains, on purpose: the test runs in a `LocalSet`, so
+//! `tokio::task::spawn_local` works, where `#[tokio::test]` panics. Tests on the shared
+//! runtime (a current-thread runtime too) observe the same as under `#[tokio::test]`
+//! with the same difference, but without a paused clock (see above), and other tests
+//! run between their polls. portaltest's own suite checks all of this by running the
+//! same probes under `#[tokio::test]` and under portaltest and comparing what they saw
+//! (`harness/tests/conformance.rs`).
 //!
 //! ```no_run
 //! use std::time::Duration;
@@ -331,14 +398,32 @@
 //!     assert!(start.elapsed() >= Duration::from_secs(3600));
 //! }
 //!
+//! #[portaltest::test(start_paused = true)]
+//! async fn cache_entries_expire() {
+//!     let cache = std::sync::Arc::new(std::sync::Mutex::new(Some("value")));
+//!     let purged = cache.clone();
+//!     tokio::spawn(async move {
+//!         tokio::time::sleep(Duration::from_secs(1)).await;
+//!         purged.lock().unwrap().take();
+//!     });
+//!     tokio::task::yield_now().await; // the purging task starts its timer
+//!     tokio::time::advance(Duration::from_millis(1001)).await; // the timer fires
+//!     tokio::task::yield_now().await; // the task it woke runs
+//!     assert_eq!(*cache.lock().unwrap(), None);
+//! }
+//!
 //! #[portaltest::test(isolated)]
 //! fn uses_a_library_that_blocks_on_its_own_runtime() {
-//!     let rt = tokio::runtime::Builder::new_current_thread()
-//!         .enable_all()
-//!         .build()
-//!         .unwrap();
-//!     rt.block_on(async { /* ... */ });
-//!     drop(rt);
+//!     // As under #[tokio::test]: not inside the test's runtime, on a thread of its own.
+//!     std::thread::scope(|s| {
+//!         s.spawn(|| {
+//!             let rt = tokio::runtime::Builder::new_current_thread()
+//!                 .enable_all()
+//!                 .build()
+//!                 .unwrap();
+//!             rt.block_on(async { /* ... */ });
+//!         });
+//!     });
 //! }
 //!
 //! # #[cfg(any())] fn main() {} // rustdoc: do not wrap (tests must be module-level)
@@ -410,6 +495,7 @@ mod config;
 mod events;
 mod exit_guard;
 mod fixture;
+mod groups;
 mod isolated;
 mod junit;
 mod logging;
@@ -420,7 +506,9 @@ mod realtime;
 mod registry;
 mod report;
 mod runner;
+mod shuffle;
 mod signatures;
+mod spawn;
 #[cfg(unix)]
 mod supervisor;
 mod worker;
@@ -430,9 +518,21 @@ use std::time::Duration;
 
 pub use stackportal::{await_, guard, has_portal, iter, AsyncGuard};
 
-/// Spawns a task on the run's `LocalSet` that runs inside a portal of its own
-/// (re-exported from stackportal): sync code in it may [`await_`], and fixture
+/// Spawns a task on the run's `LocalSet` that runs inside a portal of its own (as
+/// stackportal's `spawn_local`): sync code in it may [`await_`], and fixture
 /// accessors work in it, first use included.
+///
+/// **Its output is the test's.** A task spawned by a test is charged to that test, as
+/// its own code is: what it prints, its panics (`thread 'the_test' panicked`), a
+/// blocking warning (`a task spawned by `the_test``) and a paused clock. What it prints
+/// after the test ended is kept under the test's name, marked `after the test ended`,
+/// and shown after the results when the run fails or with `--show-output` (on stderr
+/// with `--format json`). A task spawned by a fixture's setup serves the whole run,
+/// not the test that used the fixture first: its output is output of no test. Tasks
+/// started with `tokio::spawn` are attributed too only with `--cfg tokio_unstable`
+/// (tokio's task hooks), and `tokio::task::spawn_local` ones never (tokio's `LocalSet`
+/// has no hooks): otherwise their output counts as output of no test (see the crate
+/// docs).
 ///
 /// Prefer it to `tokio::spawn` for tasks that use fixtures: fixtures are `Rc`s (not
 /// `Send`), and a task started with `tokio::spawn` (or `tokio::task::spawn_local`) has
@@ -458,7 +558,7 @@ pub use stackportal::{await_, guard, has_portal, iter, AsyncGuard};
 /// # #[cfg(any())] fn main() {} // rustdoc: do not wrap (tests must be module-level)
 /// portaltest::main!();
 /// ```
-pub use stackportal::spawn_local;
+pub use spawn::spawn_local;
 
 /// Marks a test: a sync `fn` or an `async fn` with no arguments, returning `()` or
 /// `Result<(), E>` (`E: Debug`), at module level (not in an `impl` block).
@@ -473,12 +573,15 @@ pub use stackportal::spawn_local;
 /// `#[should_panic]` and `#[should_panic(expected = "text")]` work as with `#[test]`;
 /// `#[portaltest::test(timeout = "500ms")]` (units `ms`, `s`, `m`) limits the run time
 /// (real time). `#[portaltest::test(isolated)]` gives the test a thread and a tokio
-/// current-thread runtime of its own (it may block, build, `block_on` and drop
-/// runtimes, pause its clock; it cannot use fixtures), and
+/// current-thread runtime of its own, driven as `#[tokio::test]` drives its body (it
+/// may block its thread and pause its clock; it cannot use fixtures), and
 /// `#[portaltest::test(start_paused = true)]` is such a test whose clock starts paused,
 /// like `#[tokio::test(start_paused = true)]`; see the crate docs.
 /// `#[portaltest::test(retries = 2)]` runs the test up to 2 more times when it fails
-/// (overriding [`RETRIES_ENV`]); passing on a retry reports it flaky. Arguments combine:
+/// (overriding [`RETRIES_ENV`]); passing on a retry reports it flaky.
+/// `#[portaltest::test(blocking_warn = "500ms")]` is the test's own blocking warning
+/// threshold (overriding [`BLOCKING_WARN_ENV`]; `"0ms"`: never warn; a compile error on
+/// an isolated test, which may block its own thread). Arguments combine:
 /// `#[portaltest::test(start_paused = true, timeout = "5s", retries = 1)]`.
 /// Tests register themselves from any module of the target; their names are their path
 /// inside the target (`users::creates_user`).
@@ -601,7 +704,8 @@ pub const TIMEOUT_ENV: &str = "PORTALTEST_TIMEOUT";
 
 /// The environment variable that sets, in milliseconds, how long one poll of a test
 /// may hold the runtime thread before the harness warns that it blocks the others
-/// (default 100; `0` disables the warning).
+/// (default 100; `0` disables the warning). `#[portaltest::test(blocking_warn = "..")]`
+/// overrides it for one test.
 ///
 /// ```no_run
 /// std::env::set_var(portaltest::BLOCKING_WARN_ENV, "250");
@@ -624,6 +728,17 @@ pub const TRACING_ENV: &str = "PORTALTEST_TRACING";
 /// std::env::set_var(portaltest::PARTITION_ENV, "hash:1/3"); // usually set by CI instead
 /// ```
 pub const PARTITION_ENV: &str = "PORTALTEST_PARTITION";
+
+/// The environment variable that shuffles the order in which the tests start, drawn
+/// from this seed (a whole number), as `--shuffle-seed N` does (which takes
+/// precedence). For `cargo test` runs, where the targets on libtest's harness would
+/// reject the flag on stable Rust. A shuffled run prints its seed at its start
+/// (`running 12 tests (shuffle seed: 42)`) and again when it fails.
+///
+/// ```no_run
+/// std::env::set_var(portaltest::SHUFFLE_SEED_ENV, "42"); // repeat a failed run's order
+/// ```
+pub const SHUFFLE_SEED_ENV: &str = "PORTALTEST_SHUFFLE_SEED";
 
 /// The environment variable that sets, in milliseconds, after how long a test without
 /// a time limit gets libtest's notice `test NAME has been running for over 60 seconds`

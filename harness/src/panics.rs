@@ -78,9 +78,10 @@ pub(crate) fn install_panic_hook(backtraces: Backtraces) {
             Some(_) => None,
             None => isolated::current_target(),
         };
-        let hint = match &shared {
-            Some(name) => runtime_hint(name, &msg),
-            None => None,
+        let hint = match (&shared, &isolated) {
+            (Some(name), _) => runtime_hint(name, true, &msg),
+            (None, Some((name, _))) => runtime_hint(name, false, &msg),
+            (None, None) => None,
         }
         .or_else(|| tracing_hint(&msg));
         match (shared, isolated) {
@@ -214,9 +215,10 @@ fn tracing_hint(msg: &str) -> Option<String> {
     ))
 }
 
-/// tokio's panics for what a test on the shared runtime's thread cannot do, and the
-/// line that says what to do instead (printed above tokio's own text).
-fn runtime_hint(test: &str, msg: &str) -> Option<String> {
+/// tokio's panics for what a test cannot do inside its runtime (the shared one, or an
+/// isolated test's, which tokio sees as it sees a `#[tokio::test]`), and the line that
+/// says what to do instead (printed above tokio's own text).
+fn runtime_hint(test: &str, shared: bool, msg: &str) -> Option<String> {
     const TOKIO_TEXTS: [&str; 3] = [
         "Cannot start a runtime from within a runtime",
         "Cannot drop a runtime in a context where blocking is not allowed",
@@ -225,11 +227,16 @@ fn runtime_hint(test: &str, msg: &str) -> Option<String> {
     if !TOKIO_TEXTS.iter().any(|t| msg.contains(t)) {
         return None;
     }
+    let place = if shared {
+        "on the shared runtime's thread"
+    } else {
+        "inside its own runtime, as a `#[tokio::test]` does"
+    };
     Some(format!(
-        "portaltest: `{test}` runs on the shared runtime's thread, where tokio does not allow \
-         starting, blocking on or dropping another runtime, nor blocking; mark it \
-         `#[portaltest::test(isolated)]` to give it a thread and a tokio runtime of its own \
-         (or `await_` the future instead of `block_on`). tokio says:"
+        "portaltest: `{test}` runs {place}, where tokio does not allow starting, blocking on \
+         or dropping another runtime, nor blocking; `await_` the future instead of \
+         `block_on`, or build, use and drop that runtime on a thread of its own \
+         (`std::thread::scope`), as under `#[tokio::test]`. tokio says:"
     ))
 }
 

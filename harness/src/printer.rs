@@ -132,21 +132,43 @@ impl Printer {
         }
     }
 
-    /// "running 3 tests", or the JSON suite start.
-    pub(crate) fn title(&mut self, num_tests: usize) {
+    /// "running 3 tests", or the JSON suite start; with the shuffle seed as libtest
+    /// shows it (`running 3 tests (shuffle seed: 42)`, `"shuffle_seed": 42`).
+    pub(crate) fn title(&mut self, num_tests: usize, shuffle_seed: Option<u64>) {
         match self.format {
             FormatSetting::Pretty | FormatSetting::Terse => {
                 let plural_s = if num_tests == 1 { "" } else { "s" };
+                let seed = shuffle_seed
+                    .map(|s| format!(" (shuffle seed: {s})"))
+                    .unwrap_or_default();
                 let _ = writeln!(self.out);
-                let _ = writeln!(self.out, "running {num_tests} test{plural_s}");
+                let _ = writeln!(self.out, "running {num_tests} test{plural_s}{seed}");
             }
             FormatSetting::Json => {
+                let seed = shuffle_seed
+                    .map(|s| format!(r#", "shuffle_seed": {s}"#))
+                    .unwrap_or_default();
                 let _ = writeln!(
                     self.out,
-                    r#"{{ "type": "suite", "event": "started", "test_count": {num_tests} }}"#
+                    r#"{{ "type": "suite", "event": "started", "test_count": {num_tests}{seed} }}"#
                 );
             }
         }
+        let _ = self.out.flush();
+    }
+
+    /// After the summary of a failed shuffled run: how to repeat its order (pretty and
+    /// terse; the JSON stream has the seed in its start event).
+    pub(crate) fn shuffle_note(&mut self, seed: u64) {
+        if self.format == FormatSetting::Json {
+            return;
+        }
+        let _ = writeln!(
+            self.out,
+            "note: the tests ran in shuffled order (shuffle seed: {seed}); to repeat it, run \
+             with `--shuffle-seed {seed}` or {}={seed}",
+            crate::SHUFFLE_SEED_ENV
+        );
         let _ = self.out.flush();
     }
 
@@ -297,6 +319,25 @@ impl Printer {
         let _ = writeln!(self.out, "{heading}:");
         for (name, _) in list {
             let _ = writeln!(self.out, "    {name}");
+        }
+        let _ = self.out.flush();
+    }
+
+    /// Output of tests' tasks after their test ended: under the heading, a section per
+    /// test, `---- NAME stdout, after the test ended ----` (nothing when empty).
+    pub(crate) fn late_outputs(&mut self, heading: &str, list: &[(String, Vec<u8>)]) {
+        if self.format == FormatSetting::Json || list.is_empty() {
+            return;
+        }
+        let _ = writeln!(self.out);
+        let _ = writeln!(self.out, "{heading}:");
+        for (name, output) in list {
+            let _ = writeln!(self.out);
+            let _ = writeln!(self.out, "---- {name} stdout, after the test ended ----");
+            let _ = self.out.write_all(output);
+            if !output.ends_with(b"\n") {
+                let _ = writeln!(self.out);
+            }
         }
         let _ = self.out.flush();
     }
@@ -478,7 +519,7 @@ mod tests {
     #[test]
     fn pretty_lines_match_libtest() {
         let (mut p, buf) = printer_into_buffer(&["bin", "--color", "never"]);
-        p.title(2);
+        p.title(2, None);
         p.outcome(
             "a::b",
             &Outcome::Passed,

@@ -34,6 +34,14 @@ pub struct TestDef {
     /// `retries = N`: run a failing test up to N more times (overrides PORTALTEST_RETRIES);
     /// None when not given.
     pub retries: Option<u32>,
+    /// `blocking_warn = ".."`, in milliseconds (0: never warn): how long one poll of the
+    /// test may hold the runtime thread before the harness warns (overrides
+    /// PORTALTEST_BLOCKING_WARN_MS); None when not given.
+    pub blocking_warn_ms: Option<u64>,
+    /// `exclusive`: no other test is in flight in the worker while it runs.
+    pub exclusive: bool,
+    /// `group = "name"`: the tests of a group run one at a time, in one worker process.
+    pub group: Option<&'static str>,
     /// Runs the test body (inside the test's portal).
     pub run: fn() -> Result<(), String>,
 }

@@ -69,6 +69,9 @@ pub(crate) fn with_note(mut output: Vec<u8>, note: Option<&str>) -> Vec<u8> {
 type Outputs = Vec<(String, Vec<u8>)>;
 
 /// The heading of the output that belongs to no test.
+/// The heading of what tests' tasks printed after their test ended.
+const LATE_HEADING: &str = "output after the test ended (tasks that the test spawned)";
+
 const STRAY_HEADING: &str =
     "output of no test (tasks that fixtures or tests spawned, other threads)";
 
@@ -82,6 +85,8 @@ pub(crate) struct Report {
     failures: Outputs,
     successes: Outputs,
     stray: Vec<u8>,
+    /// What tests' tasks printed after the test ended, by test, in order of arrival.
+    late: Outputs,
     run_errors: Outputs,
     /// Tests cancelled by an interrupt.
     cancelled: Vec<String>,
@@ -92,6 +97,7 @@ pub(crate) struct Report {
     started_ids: Vec<bool>,
     real_stderr: Box<dyn Write>,
     started: Instant,
+    shuffle_seed: Option<u64>,
 }
 
 impl Report {
@@ -109,6 +115,7 @@ impl Report {
             failures: Vec::new(),
             successes: Vec::new(),
             stray: Vec::new(),
+            late: Vec::new(),
             run_errors: Vec::new(),
             cancelled: Vec::new(),
             started_ids: Vec::new(),
@@ -116,6 +123,7 @@ impl Report {
             junit: None,
             real_stderr,
             started: Instant::now(),
+            shuffle_seed: None,
         }
     }
 
@@ -128,9 +136,12 @@ impl Report {
         self.names.get(id as usize).map_or("?", String::as_str)
     }
 
-    pub(crate) fn title(&mut self, n: usize) {
+    /// The run's start; `shuffle_seed`: the seed the tests were shuffled with, shown
+    /// now and again when the run fails.
+    pub(crate) fn title(&mut self, n: usize, shuffle_seed: Option<u64>) {
         self.started = Instant::now();
-        self.printer.title(n);
+        self.shuffle_seed = shuffle_seed;
+        self.printer.title(n, shuffle_seed);
     }
 
     pub(crate) fn ignored(&mut self, id: u32, reason: Option<&'static str>) {
@@ -245,6 +256,15 @@ impl Report {
         self.stray.extend_from_slice(bytes);
     }
 
+    /// Output of test `id` (a task it spawned) that arrived after its result.
+    pub(crate) fn late_output(&mut self, id: u32, bytes: &[u8]) {
+        let name = self.name(id).to_string();
+        match self.late.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, output)) => output.extend_from_slice(bytes),
+            None => self.late.push((name, bytes.to_vec())),
+        }
+    }
+
     /// A failure that belongs to no test (a fixture's teardown, a worker's end).
     pub(crate) fn run_error(&mut self, what: String, output: Vec<u8>) {
         self.run_errors.push((what, output));
@@ -265,7 +285,19 @@ impl Report {
     ) -> bool {
         let failed = self.counts.failed > 0 || !self.run_errors.is_empty() || interrupt.is_some();
         let stray = std::mem::take(&mut self.stray);
+        let late = std::mem::take(&mut self.late);
         if failed || self.show_output {
+            if self.printer.is_json() {
+                for (name, output) in &late {
+                    let text = format!(
+                        "---- {name} stdout, after the test ended ----\n{}",
+                        String::from_utf8_lossy(output).trim_end()
+                    );
+                    self.warn(&text);
+                }
+            } else {
+                self.printer.late_outputs(LATE_HEADING, &late);
+            }
             if self.printer.is_json() {
                 if !stray.is_empty() {
                     let text = format!(
@@ -302,6 +334,9 @@ impl Report {
         };
         let elapsed = self.started.elapsed();
         self.printer.summary(counts, failed, elapsed);
+        if let (true, Some(seed)) = (failed, self.shuffle_seed) {
+            self.printer.shuffle_note(seed);
+        }
         if let Some(j) = self.junit.take() {
             let mut xml = Vec::new();
             let written = junit::write(&j.suite, &j.cases, &self.run_errors, elapsed, &mut xml)
@@ -402,6 +437,12 @@ impl Tracker {
                 report.started(id);
             }
             Event::Output { slot, bytes } => match self.slot_mut(slot) {
+                // A task the test spawned, after the test's result.
+                Some(Slot {
+                    holder: Holder::Test(id),
+                    finished: true,
+                    ..
+                }) => report.late_output(*id, &bytes),
                 Some(s) => s.output.extend_from_slice(&bytes),
                 None => report.stray(&bytes),
             },

@@ -108,6 +108,8 @@ pub(crate) fn run_with_args(mut args: Arguments) -> ExitCode {
         partition: None,
         report_time: false,
         junit: false,
+        shuffle: false,
+        shuffle_seed: None,
     })
 }
 
@@ -161,6 +163,13 @@ fn run_cli(cli: Cli) -> ExitCode {
         list(&cli, &selected, logfile);
         return ExitCode::SUCCESS;
     }
+    // Shuffled after selection and partitioning (a shard is the same set of tests
+    // either way): the order in which tests start, in one worker or from the queue
+    // that several share.
+    let shuffle_seed = cli.shuffle_seed(&env);
+    if let Some(seed) = shuffle_seed {
+        crate::shuffle::shuffle(&mut selected, seed);
+    }
     let threads = in_flight(args, &env);
     let to_run = selected.iter().filter(|t| !t.ignored).count();
     // One process: asked for; the single test that cargo-nextest runs per process
@@ -172,6 +181,7 @@ fn run_cli(cli: Cli) -> ExitCode {
         selected,
         threads,
         filtered_out,
+        shuffle_seed,
     };
     if in_process {
         return run_in_process(&cli, env, plan, names, logfile);
@@ -244,11 +254,13 @@ pub(crate) struct Plan {
     /// Tests in flight at most (per worker).
     pub(crate) threads: usize,
     pub(crate) filtered_out: u64,
+    /// The seed the tests were shuffled with (`--shuffle`, `--shuffle-seed`).
+    pub(crate) shuffle_seed: Option<u64>,
 }
 
 /// Reports the ignored tests of `plan` and returns the ids of those to run.
 pub(crate) fn start_report(report: &mut Report, plan: &Plan) -> Vec<u32> {
-    report.title(plan.selected.len());
+    report.title(plan.selected.len(), plan.shuffle_seed);
     let mut ids = Vec::new();
     for t in &plan.selected {
         if t.ignored {
@@ -310,8 +322,8 @@ fn run_in_process(
         env.blocking_warn,
     ));
     attribution::install(ctx.clone());
-    if let Some(limit) = ctx.warn_after {
-        watchdog::start(limit, ctx.names.clone(), watchdog_err);
+    if ctx.warn_after.is_some() || plan.tests.iter().any(|(_, d)| d.blocking_warn_ms.is_some()) {
+        watchdog::start(ctx.names.clone(), watchdog_err);
     }
     // An exit of the process from here on (a test calling `std::process::exit`) fails.
     #[cfg(unix)]
@@ -396,15 +408,16 @@ fn worker_main(board: std::path::PathBuf) -> ExitCode {
         let sink: Rc<dyn worker::Sink> = Rc::new(link.clone());
         let ctx = Rc::new(attribution::Ctx::new(capture, sink, env.blocking_warn));
         attribution::install(ctx.clone());
-        if let Some(limit) = ctx.warn_after {
+        let tests = all_tests();
+        if ctx.warn_after.is_some() || tests.iter().any(|(_, d)| d.blocking_warn_ms.is_some()) {
             let warnings = worker::link::WarnWriter {
                 link: link.clone(),
                 buf: Vec::new(),
             };
-            watchdog::start(limit, ctx.names.clone(), Box::new(warnings));
+            watchdog::start(ctx.names.clone(), Box::new(warnings));
         }
         worker::run(worker::Setup {
-            tests: all_tests(),
+            tests,
             env,
             threads,
             ctx: ctx.clone(),
@@ -447,6 +460,9 @@ mod tests {
             isolated: false,
             start_paused: false,
             retries: None,
+            blocking_warn_ms: None,
+            exclusive: false,
+            group: None,
             run: || Ok(()),
         }
     }

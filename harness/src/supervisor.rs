@@ -360,7 +360,7 @@ impl Supervisor {
                         } else {
                             (n as usize).min(fair)
                         };
-                        let ids: Vec<u32> = self.queue.drain(..n.min(self.queue.len())).collect();
+                        let ids = crate::groups::take(&mut self.queue, n, &self.tests);
                         worker.assigned.extend(&ids);
                         Command::Run { ids }
                     };

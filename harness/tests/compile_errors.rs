@@ -89,6 +89,13 @@ const CASES: &[(&str, bool, &str)] = &[
          #[portaltest::test(retries = -1)]\nfn negative() {}\n\
          #[portaltest::test(retries = 1, retries = 2)]\nfn twice() {}\nportaltest::main!();\n",
     ),
+    (
+        "bad_blocking_warn",
+        true,
+        "#[portaltest::test(blocking_warn = \"soon\")]\nfn not_a_duration() {}\n\
+         #[portaltest::test(isolated, blocking_warn = \"1s\")]\nfn isolated() {}\n\
+         #[portaltest::test(group = \" \")]\nfn unnamed_group() {}\nportaltest::main!();\n",
+    ),
     // Everything above done right: must compile without errors.
     (
         "all_right",
@@ -100,6 +107,9 @@ const CASES: &[(&str, bool, &str)] = &[
          async fn close(_name: &String) {}\n\
          #[portaltest::test]\nfn t() { let _ = port(); let _ = name(); }\n\
          #[portaltest::test(retries = 0)]\nfn r0() {}\n\
+         #[portaltest::test(blocking_warn = \"500ms\", retries = 1)]\nfn bw() {}\n\
+         #[portaltest::test(blocking_warn = \"0ms\")]\nasync fn bw0() {}\n\
+         #[portaltest::test(exclusive, group = \"db\", isolated)]\nfn ex() {}\n\
          #[portaltest::test(timeout = \"5s\", retries = 100, isolated)]\nasync fn r100() {}\n\
          mod nested {\n    #[portaltest::test]\n    async fn a() -> Result<(), String> { Ok(()) }\n\
          #[portaltest::test]\n    #[should_panic]\n    fn b() -> () { panic!() }\n}\n\
@@ -409,6 +419,21 @@ fn retries_out_of_range_or_not_a_number() {
     assert!(
         text.contains("retries = -1)]\n  |                              ^^"),
         "{text}"
+    );
+}
+
+#[test]
+fn blocking_warn_not_a_duration_or_on_an_isolated_test() {
+    assert_errors(
+        "bad_blocking_warn",
+        &[
+            "expected `blocking_warn = \"500ms\"`: how long one poll of this test may hold the runtime thread",
+            "tests/bad_blocking_warn.rs:1:36",
+            "`blocking_warn` is for tests on the shared runtime: an isolated test",
+            "tests/bad_blocking_warn.rs:3:46",
+            "expected `group = \"name\"` with a name",
+            "tests/bad_blocking_warn.rs:5:28",
+        ],
     );
 }
 

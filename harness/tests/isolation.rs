@@ -119,7 +119,7 @@ fn a_clock_paused_by_a_spawned_task_is_resumed_with_a_warning() {
 }
 
 #[test]
-fn a_runtime_on_the_shared_thread_fails_naming_isolated() {
+fn a_runtime_on_the_shared_thread_fails_naming_the_fix() {
     let r = run("isolation_fail", &["runtimes::"]);
     r.assert_code(101)
         .assert_stdout("test runtimes::blocks_on_a_runtime_of_its_own ... FAILED")
@@ -136,7 +136,12 @@ fn a_runtime_on_the_shared_thread_fails_naming_isolated() {
     ] {
         let section = r.section(name);
         let hint = section
-            .find("mark it `#[portaltest::test(isolated)]`")
+            .find(&format!(
+                "portaltest: `{name}` runs on the shared runtime's thread, where tokio does not \
+                 allow starting, blocking on or dropping another runtime, nor blocking; `await_` \
+                 the future instead of `block_on`, or build, use and drop that runtime on a \
+                 thread of its own (`std::thread::scope`), as under `#[tokio::test]`"
+            ))
             .unwrap_or_else(|| panic!("{name}: no hint:\n{section}"));
         let tokio = section
             .find(tokio_says)
@@ -160,8 +165,21 @@ fn isolated_tests_fail_like_shared_ones() {
         .assert_stdout("test isolated::shared_test_uses_the_same_fixture ... ok")
         .assert_stdout("test isolated::panics ... FAILED")
         .assert_stdout("test isolated::times_out_in_real_time ... FAILED")
+        .assert_stdout("test isolated::blocks_on_a_runtime_of_its_own ... FAILED")
         .assert_stdout("test isolated::blocks_past_its_timeout ... ignored")
-        .assert_stdout("test result: FAILED. 1 passed; 3 failed; 1 ignored;");
+        .assert_stdout("test result: FAILED. 1 passed; 4 failed; 1 ignored;");
+
+    // Inside its own runtime, as a `#[tokio::test]`: tokio refuses, the hint says so.
+    let nested = r.section("isolated::blocks_on_a_runtime_of_its_own");
+    for needle in [
+        "thread 'isolated::blocks_on_a_runtime_of_its_own' panicked at ",
+        "portaltest: `isolated::blocks_on_a_runtime_of_its_own` runs inside its own runtime, \
+         as a `#[tokio::test]` does, where tokio does not allow starting, blocking on or \
+         dropping another runtime",
+        "Cannot start a runtime from within a runtime",
+    ] {
+        assert!(nested.contains(needle), "lacks {needle:?}:\n{nested}");
+    }
 
     let fixture = r.section("isolated::uses_a_fixture");
     assert!(

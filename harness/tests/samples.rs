@@ -21,6 +21,9 @@ const SAMPLES: &[&str] = &[
     "stack_limit",
     "timings",
     "rstest_cases",
+    "blocking_warn",
+    "spawned",
+    "scheduling",
 ];
 
 mod common;
@@ -238,6 +241,193 @@ fn blocking_test_is_named_in_a_warning() {
         "{}",
         quiet.stderr
     );
+}
+
+#[test]
+fn blocking_warn_sets_one_tests_threshold() {
+    let warned = |r: &Run, name: &str| {
+        r.stderr
+            .contains(&format!("`{name}` blocked the runtime thread for"))
+    };
+    for env in [&[][..], &[("PORTALTEST_BLOCKING_WARN_MS", "0")][..]] {
+        let r = run_with_env("blocking_warn", &["--test-threads", "1"], env);
+        r.assert_code(0)
+            .assert_stdout("test result: ok. 5 passed; 0 failed;");
+        // Its own threshold, named in the warning; also when the run's is off.
+        assert!(warned(&r, "stricter"), "{env:?}: {}", r.stderr);
+        assert!(
+            r.stderr.contains(
+                "warning threshold 50 ms, set by its `#[portaltest::test(blocking_warn = \"50ms\")]`)"
+            ),
+            "{}",
+            r.stderr
+        );
+        assert!(!warned(&r, "more_lenient"), "{}", r.stderr);
+        assert!(!warned(&r, "never"), "{}", r.stderr);
+        assert!(
+            !warned(&r, "lenient_with_a_blocking_fixture"),
+            "{}",
+            r.stderr
+        );
+        // The run's threshold, and the warning says how to change one test's.
+        let fixture =
+            "`fixture `slow_to_build` (first used by `lenient_with_a_blocking_fixture`)` blocked";
+        if env.is_empty() {
+            assert!(warned(&r, "default_threshold"), "{}", r.stderr);
+            assert!(
+                r.stderr.contains(
+                    "warning threshold 100 ms, set by PORTALTEST_BLOCKING_WARN_MS; \
+                     `#[portaltest::test(blocking_warn = \"..\")]` sets one test's)"
+                ),
+                "{}",
+                r.stderr
+            );
+            assert!(r.stderr.contains(fixture), "{}", r.stderr);
+        } else {
+            assert!(!warned(&r, "default_threshold"), "{}", r.stderr);
+            assert!(!r.stderr.contains(fixture), "{}", r.stderr);
+        }
+    }
+}
+
+#[test]
+fn output_of_a_spawned_task_is_its_tests() {
+    for (args, env) in [
+        (&["--show-output"][..], &[][..]),
+        (&["--show-output", "--test-threads", "1"][..], &[][..]),
+        (
+            &["--show-output"][..],
+            &[("PORTALTEST_IN_PROCESS", "1")][..],
+        ),
+    ] {
+        let r = run_with_env("spawned", args, env);
+        r.assert_code(0)
+            .assert_stdout("test result: ok. 6 passed; 0 failed;");
+        let during = r.section("task_prints_during_the_test");
+        assert!(
+            during.contains("TEST BEFORE\nTASK DURING\nTASK DURING on stderr\nTEST AFTER\n"),
+            "{args:?} {env:?}:\n{}",
+            r.stdout
+        );
+        let panics = r.section("task_panics");
+        assert!(
+            panics.contains("thread 'task_panics' panicked at") && panics.contains("TASK PANIC"),
+            "{}",
+            r.stdout
+        );
+        // After the test ended: under its name, marked so, not in its result's output.
+        let ended = r.section("task_outlives_the_test");
+        assert!(
+            ended.contains("TEST ENDS") && !ended.contains("TASK AFTER THE END"),
+            "{}",
+            r.stdout
+        );
+        assert!(
+            r.stdout.contains(
+                "output after the test ended (tasks that the test spawned):\n\n\
+                 ---- task_outlives_the_test stdout, after the test ended ----\n\
+                 TASK AFTER THE END\n"
+            ),
+            "{}",
+            r.stdout
+        );
+        // tokio::spawn: output of no test, not the test's.
+        // (Its own output is empty, so it has no section.)
+        assert!(
+            !r.stdout.contains("---- tokio_task_prints stdout ----"),
+            "{}",
+            r.stdout
+        );
+        let stray = r
+            .stdout
+            .find("output of no test")
+            .unwrap_or_else(|| panic!("{}", r.stdout));
+        let stray = &r.stdout[stray..];
+        let stray = &stray[..stray.find("\nsuccesses:").unwrap_or(stray.len())];
+        assert!(stray.contains("TOKIO TASK\n"), "{}", r.stdout);
+        assert!(stray.contains("TOKIO LATE"), "{}", r.stdout);
+        // A fixture's task: output of no test, not its first user's.
+        assert!(stray.contains("FIXTURE TASK"), "{}", r.stdout);
+        assert!(
+            !r.stdout.contains("---- uses_a_fixture_with_a_task stdout"),
+            "{}",
+            r.stdout
+        );
+        for marker in ["TASK DURING", "TASK AFTER THE END", "TASK PANIC"] {
+            assert!(!stray.contains(marker), "{marker}: {}", r.stdout);
+        }
+    }
+    // Without --show-output a passing run shows none of it.
+    let quiet = run("spawned", &[]);
+    quiet.assert_code(0);
+    assert!(!quiet.stdout.contains("TASK"), "{}", quiet.stdout);
+    // JSON: the late output goes to stderr, the stream stays clean.
+    let json = run("spawned", &["--format", "json", "--show-output"]);
+    json.assert_code(0);
+    assert!(
+        json.stderr.contains(
+            "---- task_outlives_the_test stdout, after the test ended ----\nTASK AFTER THE END"
+        ),
+        "{}",
+        json.stderr
+    );
+    for line in json.stdout.lines() {
+        assert!(line.starts_with('{'), "{line}");
+    }
+}
+
+#[test]
+fn an_exclusive_test_runs_alone() {
+    for jobs in ["1", "2"] {
+        run_with_env("scheduling", &["exclusive::"], &[("PORTALTEST_JOBS", jobs)])
+            .assert_code(0)
+            .assert_stdout("test exclusive::alone ... ok")
+            .assert_stdout("test result: ok. 5 passed; 0 failed;");
+    }
+}
+
+#[test]
+fn a_group_runs_one_at_a_time_in_one_worker() {
+    // One worker: the group's tests one at a time, other tests beside them.
+    run("scheduling", &["group::"])
+        .assert_code(0)
+        .assert_stdout("test group::beside_the_group ... ok")
+        .assert_stdout("test result: ok. 8 passed; 0 failed;");
+    // Several workers: each group in one of them (the workers would take one test at a
+    // time otherwise).
+    for (jobs, seed) in [("3", "1"), ("3", "2"), ("2", "3")] {
+        let log = log_path(&format!("groups-{jobs}-{seed}"));
+        let r = run_with_env(
+            "scheduling",
+            &[
+                "group::",
+                "--skip",
+                "beside_the_group",
+                "--shuffle-seed",
+                seed,
+            ],
+            &[
+                ("PORTALTEST_JOBS", jobs),
+                ("PORTALTEST_SAMPLE_LOG", log.to_str().unwrap()),
+            ],
+        );
+        r.assert_code(0)
+            .assert_stdout("test result: ok. 7 passed; 0 failed;");
+        let lines = read_log(&log);
+        assert_eq!(lines.len(), 5, "{lines:?}");
+        for group in ["db", "cache"] {
+            let pids: std::collections::BTreeSet<&str> = lines
+                .iter()
+                .filter_map(|l| l.strip_prefix(&format!("{group} ")))
+                .collect();
+            assert_eq!(
+                pids.len(),
+                1,
+                "group {group} ran in several workers: {lines:?}"
+            );
+        }
+        let _ = std::fs::remove_file(&log);
+    }
 }
 
 #[test]

@@ -126,7 +126,13 @@ fn opt_str(s: &Option<String>) -> TokenStream2 {
 /// with a tokio current-thread runtime of its own; `start_paused = true` also starts
 /// that runtime's clock paused (like `#[tokio::test(start_paused = true)]`).
 /// `#[portaltest::test(retries = 2)]` runs a failing test up to 2 more times (a whole
-/// number from 0 to 100; it overrides `PORTALTEST_RETRIES`). Arguments combine:
+/// number from 0 to 100; it overrides `PORTALTEST_RETRIES`).
+/// `#[portaltest::test(blocking_warn = "500ms")]` sets this test's blocking warning
+/// threshold (`"0ms"`: never warn), overriding `PORTALTEST_BLOCKING_WARN_MS`; not on
+/// isolated tests, which may block their own thread. `#[portaltest::test(exclusive)]`
+/// runs the test alone in its worker process (no other test in flight);
+/// `#[portaltest::test(group = "db")]` runs the tests of group `db` one at a time, all in
+/// one worker process. Arguments combine:
 /// `#[portaltest::test(start_paused = true, timeout = "5s", retries = 2)]`.
 ///
 /// See the `portaltest` crate for examples.
@@ -134,6 +140,9 @@ fn opt_str(s: &Option<String>) -> TokenStream2 {
 pub fn test(args: TokenStream, item: TokenStream) -> TokenStream {
     let mut timeout_ms: Option<u64> = None;
     let mut retries: Option<u32> = None;
+    let mut blocking_warn: Option<(u64, Span)> = None;
+    let mut exclusive = false;
+    let mut group: Option<String> = None;
     let mut runtime = RuntimeArgs::default();
     let parser = syn::meta::parser(|meta| {
         if meta.path.is_ident("isolated") {
@@ -155,6 +164,31 @@ pub fn test(args: TokenStream, item: TokenStream) -> TokenStream {
                     "expected a duration such as \"500ms\", \"5s\" or \"2m\" (a positive whole number and a unit)",
                 )),
             }
+        } else if meta.path.is_ident("exclusive") {
+            exclusive = true;
+            Ok(())
+        } else if meta.path.is_ident("group") {
+            let s: LitStr = meta.value()?.parse()?;
+            if s.value().trim().is_empty() {
+                return Err(Error::new(
+                    s.span(),
+                    "expected `group = \"name\"` with a name: the tests of a group run one at a time, in one worker process",
+                ));
+            }
+            group = Some(s.value());
+            Ok(())
+        } else if meta.path.is_ident("blocking_warn") {
+            let s: LitStr = meta.value()?.parse()?;
+            match parse_duration_ms(&s.value()) {
+                Some(ms) => {
+                    blocking_warn = Some((ms, s.span()));
+                    Ok(())
+                }
+                None => Err(Error::new(
+                    s.span(),
+                    "expected `blocking_warn = \"500ms\"`: how long one poll of this test may hold the runtime thread before the harness warns (a whole number and `ms`, `s` or `m`; \"0ms\": never warn)",
+                )),
+            }
         } else if meta.path.is_ident("retries") {
             if retries.is_some() {
                 return Err(meta.error("`retries` is given twice"));
@@ -166,13 +200,31 @@ pub fn test(args: TokenStream, item: TokenStream) -> TokenStream {
             Ok(())
         } else {
             Err(meta.error(
-                "unknown argument; expected `timeout = \"5s\"`, `isolated`, `start_paused = true` or `retries = 3`",
+                "unknown argument; expected `timeout = \"5s\"`, `isolated`, `start_paused = true`, `retries = 3`, `blocking_warn = \"500ms\"`, `exclusive` or `group = \"name\"`",
             ))
         }
     });
     parse_macro_input!(args with parser);
     let mut func = parse_macro_input!(item as ItemFn);
-    match expand_test(&mut func, timeout_ms, retries, runtime) {
+    if let (Some((_, span)), true) = (blocking_warn, runtime.isolated || runtime.start_paused) {
+        let mut out = Error::new(
+            span,
+            "`blocking_warn` is for tests on the shared runtime: an isolated test (`isolated`, `start_paused = true`) has a thread of its own, which it may block, and gets no blocking warning",
+        )
+        .to_compile_error();
+        out.extend(func.into_token_stream());
+        return out.into();
+    }
+    let blocking_warn = blocking_warn.map(|(ms, _)| ms);
+    let scheduling = Scheduling { exclusive, group };
+    match expand_test(
+        &mut func,
+        timeout_ms,
+        retries,
+        blocking_warn,
+        scheduling,
+        runtime,
+    ) {
         Ok(ts) => ts.into(),
         Err(e) => {
             let mut out = e.to_compile_error();
@@ -207,6 +259,12 @@ fn parse_retries(value: &Expr) -> syn::Result<u32> {
     }
 }
 
+/// `exclusive` and `group = "name"` of `#[portaltest::test(..)]`.
+struct Scheduling {
+    exclusive: bool,
+    group: Option<String>,
+}
+
 /// `isolated` and `start_paused = true` of `#[portaltest::test(..)]`.
 #[derive(Default, Clone, Copy)]
 struct RuntimeArgs {
@@ -218,6 +276,8 @@ fn expand_test(
     func: &mut ItemFn,
     timeout_ms: Option<u64>,
     retries: Option<u32>,
+    blocking_warn: Option<u64>,
+    scheduling: Scheduling,
     runtime: RuntimeArgs,
 ) -> syn::Result<TokenStream2> {
     let attrs = take_test_attrs(&mut func.attrs)?;
@@ -310,6 +370,12 @@ fn expand_test(
         Some(n) => quote!(::core::option::Option::Some(#n)),
         None => quote!(::core::option::Option::None),
     };
+    let blocking_warn = match blocking_warn {
+        Some(ms) => quote!(::core::option::Option::Some(#ms)),
+        None => quote!(::core::option::Option::None),
+    };
+    let exclusive = scheduling.exclusive;
+    let group = opt_str(&scheduling.group);
     // `start_paused = true` implies a runtime of the test's own.
     let start_paused = runtime.start_paused;
     let isolated = runtime.isolated || start_paused;
@@ -338,6 +404,9 @@ fn expand_test(
                 isolated: #isolated,
                 start_paused: #start_paused,
                 retries: #retries,
+                blocking_warn_ms: #blocking_warn,
+                exclusive: #exclusive,
+                group: #group,
                 run: __portaltest_run,
             };
         };

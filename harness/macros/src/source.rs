@@ -119,10 +119,25 @@ pub(crate) fn leftovers(span: Span) -> Vec<Leftover> {
     let Some(path) = span.local_file() else {
         return Vec::new();
     };
+    if in_doc_comment(&path, span.start().line) {
+        // A doc example (rustdoc points its spans into the documented file): the
+        // example is its own crate, and the file around it is not part of it.
+        return Vec::new();
+    }
     let shown = PathBuf::from(span.file());
     let mut found = Vec::new();
     scan_file(&path, &shown, true, 0, &mut found);
     found
+}
+
+/// Whether line `line` (1-based) of the file at `path` is a doc comment (`///`, `//!`).
+fn in_doc_comment(path: &Path, line: usize) -> bool {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return false;
+    };
+    text.lines()
+        .nth(line.saturating_sub(1))
+        .is_some_and(|l| l.trim_start().starts_with("///") || l.trim_start().starts_with("//!"))
 }
 
 fn scan_file(path: &Path, shown: &Path, is_root: bool, depth: usize, found: &mut Vec<Leftover>) {

@@ -53,18 +53,27 @@ mod own {
         tokio::time::resume();
     }
 
+    /// As under `#[tokio::test]`, another runtime is built, blocked on and dropped on a
+    /// thread of its own (inside the test's runtime tokio refuses it).
     #[portaltest::test(isolated)]
     fn builds_blocks_on_and_drops_a_runtime() {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        let n = rt.block_on(async {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-            tokio::spawn(async { 20 }).await.unwrap() + 1
+        let n = std::thread::scope(|s| {
+            s.spawn(|| {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                let n = rt.block_on(async {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                    tokio::spawn(async { 20 }).await.unwrap() + 1
+                });
+                drop(rt);
+                n
+            })
+            .join()
+            .unwrap()
         });
         assert_eq!(n, 21);
-        drop(rt);
         // ...and still awaits on its own runtime afterwards.
         assert_eq!(await_(tokio::spawn(async { 7 })).unwrap(), 7);
     }

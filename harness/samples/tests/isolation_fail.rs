@@ -115,6 +115,16 @@ mod isolated {
         await_(std::future::pending::<()>());
     }
 
+    /// Fails as under `#[tokio::test]`: the test runs inside its runtime.
+    #[portaltest::test(isolated)]
+    fn blocks_on_a_runtime_of_its_own() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {});
+    }
+
     #[portaltest::test(isolated, timeout = "200ms")]
     #[ignore = "blocks its thread for 30 s, past its timeout and the grace period"]
     fn blocks_past_its_timeout() {

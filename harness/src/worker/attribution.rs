@@ -36,6 +36,9 @@ pub(crate) struct Ctx {
     /// Guard cleanups handed over by cancelled portals, per slot.
     pub(crate) cleanups: RefCell<Vec<Vec<JoinHandle<()>>>>,
     pub(crate) warn_after: Option<Duration>,
+    /// Per slot, a test's own blocking warning threshold in ms (`blocking_warn = ".."`;
+    /// 0: never), which applies to its own polls (not to fixtures set up for it).
+    own_warn: RefCell<std::collections::HashMap<usize, u64>>,
     /// Slots of the isolated tests in flight, oldest first: output that no poll of a
     /// shared test claims goes to them (their threads write to the same fds).
     pub(crate) isolated: RefCell<Vec<usize>>,
@@ -101,6 +104,7 @@ impl Ctx {
             current: Cell::new(None),
             cleanups: RefCell::new(Vec::new()),
             warn_after,
+            own_warn: RefCell::default(),
             isolated: RefCell::new(Vec::new()),
             aborts: RefCell::new(Vec::new()),
             board: RefCell::new(Vec::new()),
@@ -122,6 +126,24 @@ impl Ctx {
         self.cleanups.borrow_mut().push(Vec::new());
         self.aborts.borrow_mut().push(Abort::default());
         names.len() - 1
+    }
+
+    /// Gives `slot`'s test its own blocking warning threshold (`blocking_warn = ".."`).
+    pub(crate) fn set_blocking_warn(&self, slot: usize, ms: Option<u64>) {
+        if let Some(ms) = ms {
+            self.own_warn.borrow_mut().insert(slot, ms);
+        }
+    }
+
+    /// The blocking warning threshold of a poll of `slot` (`own`: the test's own code,
+    /// not a fixture's set up for it), and whether the test's attribute set it.
+    fn blocking_limit(&self, slot: usize, own: bool) -> (Option<Duration>, bool) {
+        let own_warn = self.own_warn.borrow();
+        match own.then(|| own_warn.get(&slot)).flatten() {
+            Some(0) => (None, true),
+            Some(ms) => (Some(Duration::from_millis(*ms)), true),
+            None => (self.warn_after, false),
+        }
     }
 
     /// Whether `slot` holds a fixture's teardown.
@@ -265,7 +287,8 @@ impl<F: Future + ?Sized> Future for Attributed<F> {
         let restore = Restore(&ctx, previous, this.slot);
         let started = Instant::now();
         let hook_before = IN_PANIC_HOOK.with(|t| t.replace(Duration::ZERO));
-        let outer = watchdog::enter(this.slot);
+        let (limit, by_attribute) = ctx.blocking_limit(this.slot, this.label.is_none());
+        let outer = watchdog::enter(this.slot, limit);
         let word = ctx.board.borrow().get(this.slot).copied().unwrap_or(0);
         let outer_word = board::publish(word);
         let out = __rust_begin_short_backtrace(|| this.fut.as_mut().poll(cx));
@@ -280,15 +303,26 @@ impl<F: Future + ?Sized> Future for Attributed<F> {
         let in_hook = IN_PANIC_HOOK.with(|t| t.replace(hook_before));
         let took = started.elapsed().saturating_sub(in_hook);
         drop(restore);
-        if let Some(limit) = ctx.warn_after {
+        if let Some(limit) = limit {
             if took >= limit {
                 let name = match &this.label {
                     Some(label) => label.clone(),
                     None => slot_name(&ctx.names, this.slot),
                 };
+                let set_by = if by_attribute {
+                    format!(
+                        "set by its `#[portaltest::test(blocking_warn = \"{}\")]`",
+                        crate::format_limit(limit)
+                    )
+                } else {
+                    format!(
+                        "set by {BLOCKING_WARN_ENV}; `#[portaltest::test(blocking_warn = \"..\")]` \
+                         sets one test's"
+                    )
+                };
                 ctx.warn(&format!(
                     "portaltest: warning: `{name}` blocked the runtime thread for {} without yielding \
-                     (every other test was stalled meanwhile; warning threshold {} ms, set by {BLOCKING_WARN_ENV})",
+                     (every other test was stalled meanwhile; warning threshold {} ms, {set_by})",
                     fmt_duration(took),
                     limit.as_millis()
                 ));
@@ -376,7 +410,7 @@ where
         });
         ctx.sink.flush();
     }
-    let fut = make(Box::new(cleanup_spawner(ctx.clone(), slot)));
+    let fut = SettingUp(Box::pin(make(Box::new(cleanup_spawner(ctx.clone(), slot)))));
     match slot {
         Some(slot) => {
             let label = Some(format!(
@@ -391,6 +425,37 @@ where
             }))
         }
         None => drop(tokio::task::spawn_local(fut)),
+    }
+}
+
+thread_local! {
+    /// How many fixture setups are being polled on this thread (nested: a fixture
+    /// that uses a fixture).
+    static SETTING_UP: Cell<u32> = const { Cell::new(0) };
+}
+
+/// Whether a fixture's setup is being polled: the tasks it spawns serve the whole run,
+/// not the test that happened to use the fixture first.
+pub(crate) fn in_fixture_setup() -> bool {
+    SETTING_UP.with(|s| s.get() > 0)
+}
+
+/// A fixture's setup, marked as such while it is polled ([`in_fixture_setup`]).
+struct SettingUp<F: ?Sized>(Pin<Box<F>>);
+
+impl<F: Future + ?Sized> Future for SettingUp<F> {
+    type Output = F::Output;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        struct Leave;
+        impl Drop for Leave {
+            fn drop(&mut self) {
+                SETTING_UP.with(|s| s.set(s.get().saturating_sub(1)));
+            }
+        }
+        SETTING_UP.with(|s| s.set(s.get() + 1));
+        let _leave = Leave;
+        self.0.as_mut().poll(cx)
     }
 }
 

@@ -6,10 +6,12 @@
 pub(crate) mod attribution;
 pub(crate) mod board;
 pub(crate) mod link;
+mod task_hooks;
 pub(crate) mod watchdog;
 
 use std::any::Any;
-use std::collections::VecDeque;
+use std::cell::RefCell;
+use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
@@ -20,7 +22,7 @@ use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use stackportal::Portal;
-use tokio::sync::{mpsc, Notify, Semaphore};
+use tokio::sync::{mpsc, Notify, RwLock, Semaphore};
 
 use crate::config::EnvConfig;
 use crate::events::{Command, Event, Verdict as Ending};
@@ -197,11 +199,14 @@ pub(crate) fn run(setup: Setup) {
         worker_process,
     } = setup;
     let sink = ctx.sink.clone();
-    let rt = tokio::runtime::Builder::new_current_thread()
+    let mut builder = tokio::runtime::Builder::new_current_thread();
+    builder
         .enable_all()
         // Buffered events go out whenever the runtime has nothing to do. The hook runs
         // on this thread (a current-thread runtime), where the run's state is.
-        .on_thread_park(on_park)
+        .on_thread_park(on_park);
+    task_hooks::install(&mut builder);
+    let rt = builder
         .build()
         .expect("portaltest: cannot build the tokio runtime");
     // Registered, never read: the signal no longer ends the process (the default
@@ -223,6 +228,8 @@ pub(crate) fn run(setup: Setup) {
         teardown_limit: env.teardown_timeout,
         retries: env.retries,
         semaphore: Arc::new(Semaphore::new(threads)),
+        turns: Arc::default(),
+        groups: RefCell::default(),
     });
     let ran = std::panic::catch_unwind(AssertUnwindSafe(|| {
         local.block_on(&rt, state.clone().run_all(&mut source, threads))
@@ -255,6 +262,10 @@ struct RunState {
     /// How many more times a failing test runs (`retries = N` overrides it).
     retries: u32,
     semaphore: Arc<Semaphore>,
+    /// Held shared by every test while it runs, exclusively by an `exclusive` one.
+    turns: Arc<RwLock<()>>,
+    /// One lock per `group = ".."`: its tests run one at a time.
+    groups: RefCell<HashMap<&'static str, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 #[derive(Debug)]
@@ -302,6 +313,7 @@ impl RunState {
             };
             let (name, def) = (name.clone(), *def);
             let slot = self.ctx.new_slot(name.clone(), id);
+            self.ctx.set_blocking_warn(slot, def.blocking_warn_ms);
             let this = self.clone();
             handles.push((
                 slot,
@@ -343,6 +355,30 @@ impl RunState {
     /// Runs test `id` in `slot` and sends its result; a failing test runs again, in a
     /// fresh portal, as many times as its retries allow.
     async fn run_one(&self, slot: usize, id: u32, def: &'static TestDef, name: String) {
+        // Its turn first (it has not started until then: no time, no limit yet). A
+        // group's tests run one at a time; an `exclusive` test waits for the tests in
+        // flight to end, and the tests after it wait for it (tokio's lock is fair).
+        // `unconstrained`: taking a turn must not spend the test's task budget (its
+        // first poll gets tokio's whole budget, as under `#[tokio::test]`).
+        use tokio::task::coop::unconstrained;
+        let _group = match def.group {
+            Some(group) => {
+                let lock = self.groups.borrow_mut().entry(group).or_default().clone();
+                Some(unconstrained(lock.lock_owned()).await)
+            }
+            None => None,
+        };
+        let _turn = if def.exclusive {
+            (
+                None,
+                Some(unconstrained(self.turns.clone().write_owned()).await),
+            )
+        } else {
+            (
+                Some(unconstrained(self.turns.clone().read_owned()).await),
+                None,
+            )
+        };
         self.ctx.sink.send(Event::Started {
             slot: slot as u32,
             id,

@@ -13,6 +13,8 @@ use super::attribution::{fmt_duration, slot_name};
 static STARTED: AtomicU64 = AtomicU64::new(0);
 /// Slot being polled, and a count of polls (to warn once per poll).
 static SLOT: AtomicUsize = AtomicUsize::new(0);
+/// The warning threshold of the poll in progress, in ms (0: none).
+static LIMIT_MS: AtomicU64 = AtomicU64::new(0);
 static POLLS: AtomicU64 = AtomicU64::new(0);
 static STOP: AtomicBool = AtomicBool::new(false);
 static BASE: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
@@ -21,13 +23,19 @@ fn now_ms() -> u64 {
     BASE.get_or_init(Instant::now).elapsed().as_millis() as u64 + 1
 }
 
-/// Marks the start of a poll of `slot`; returns what to restore (nested polls).
-pub(crate) fn enter(slot: usize) -> (u64, usize) {
+/// Marks the start of a poll of `slot`, whose blocking warning threshold is `limit`;
+/// returns what to restore (nested polls).
+pub(crate) fn enter(slot: usize, limit: Option<Duration>) -> (u64, usize, u64) {
     let outer = (
         STARTED.load(Ordering::Relaxed),
         SLOT.load(Ordering::Relaxed),
+        LIMIT_MS.load(Ordering::Relaxed),
     );
     SLOT.store(slot, Ordering::Relaxed);
+    LIMIT_MS.store(
+        limit.map_or(0, |l| (l.as_millis() as u64).max(1)),
+        Ordering::Relaxed,
+    );
     POLLS.fetch_add(1, Ordering::Relaxed);
     STARTED.store(now_ms(), Ordering::Release);
     outer
@@ -39,22 +47,20 @@ pub(crate) fn polling() -> Option<usize> {
     (STARTED.load(Ordering::Acquire) != 0).then(|| SLOT.load(Ordering::Relaxed))
 }
 
-pub(crate) fn leave((started, slot): (u64, usize)) {
+pub(crate) fn leave((started, slot, limit): (u64, usize, u64)) {
     SLOT.store(slot, Ordering::Relaxed);
+    LIMIT_MS.store(limit, Ordering::Relaxed);
     STARTED.store(started, Ordering::Release);
 }
 
 /// Starts the watchdog: it warns once per poll that has held the thread for
-/// `max(limit, 1 s)`; the runner itself reports the full duration afterwards.
-pub(crate) fn start(
-    limit: Duration,
-    names: Arc<Mutex<Vec<String>>>,
-    mut err: Box<dyn Write + Send>,
-) {
-    let live_limit = limit.max(Duration::from_secs(1));
+/// `max(threshold, 1 s)`, where the threshold is the poll's (a test's `blocking_warn`,
+/// else the run's; a poll without one is not watched); the runner itself reports the
+/// full duration afterwards.
+pub(crate) fn start(names: Arc<Mutex<Vec<String>>>, mut err: Box<dyn Write + Send>) {
     BASE.get_or_init(Instant::now);
     STOP.store(false, Ordering::Relaxed);
-    let tick = (live_limit / 4).clamp(Duration::from_millis(10), Duration::from_millis(250));
+    let tick = Duration::from_millis(250);
     let spawned = std::thread::Builder::new()
         .name("portaltest-watchdog".into())
         .spawn(move || {
@@ -63,9 +69,11 @@ pub(crate) fn start(
                 std::thread::sleep(tick);
                 let started = STARTED.load(Ordering::Acquire);
                 let poll = POLLS.load(Ordering::Relaxed);
-                if started == 0 || poll == warned_poll {
+                let limit = LIMIT_MS.load(Ordering::Relaxed);
+                if started == 0 || poll == warned_poll || limit == 0 {
                     continue;
                 }
+                let live_limit = Duration::from_millis(limit).max(Duration::from_secs(1));
                 let held = Duration::from_millis(now_ms().saturating_sub(started));
                 if held >= live_limit {
                     warned_poll = poll;

@@ -22,7 +22,13 @@ pub fn cargo() -> String {
 /// Builds the sample targets (`cargo test -p portaltest-samples --no-run --test ..`, into
 /// the same target directory) and returns their executables by name.
 pub fn build_samples(samples: &[&str]) -> HashMap<String, PathBuf> {
+    build_samples_with(samples, &[])
+}
+
+/// [`build_samples`] with extra environment for cargo (`RUSTFLAGS`, a target dir).
+pub fn build_samples_with(samples: &[&str], env: &[(&str, &str)]) -> HashMap<String, PathBuf> {
     let mut cmd = Command::new(cargo());
+    cmd.envs(env.iter().copied());
     cmd.current_dir(workspace_root()).args([
         "test",
         "-p",
