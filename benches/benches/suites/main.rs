@@ -28,10 +28,13 @@
 //!      to beat, and workload 6's CPU-bound tests).
 //! 3. [`measure`]: builds it once with `cargo build --release --tests` (its own target
 //!    directory `<target dir>/bench-suites/target`, kept between runs; every workload's
-//!    targets in that one build) and times the build; runs a binary several times,
-//!    measuring wall time from spawn to exit and the child's peak RSS (`ru_maxrss`
-//!    from `wait4`). A run that exceeds the timeout is killed and reported as timed
-//!    out; a non-zero exit as failed.
+//!    targets in that one build) and times the build; runs the binaries a comparison
+//!    needs as a warm-up run each, then rounds that run each of them in turn (A B A B
+//!    ...), measuring wall time from spawn to exit and the child's peak RSS
+//!    (`ru_maxrss` from `wait4`). Every ratio is taken pair by pair (runs of the same
+//!    round) and shown as the median with its smallest and largest pair. A run that
+//!    exceeds the timeout is killed and reported as timed out; a non-zero exit as
+//!    failed.
 //! 4. [`workloads`]: which binaries run how (the default `--test-threads` of each
 //!    harness except where a row says otherwise; portaltest also with
 //!    `PORTALTEST_JOBS=auto` or `PORTALTEST_IN_PROCESS=1` where a row says so), and the

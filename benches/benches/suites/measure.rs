@@ -208,9 +208,23 @@ pub struct Runner {
     pub failures: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
+/// One way to run a binary: target name, arguments, environment.
+pub struct Spec<'a> {
+    pub name: String,
+    pub args: Vec<String>,
+    pub env: &'a [(&'a str, &'a str)],
+}
+
+impl Spec<'_> {
+    fn label(&self) -> String {
+        let env_text: String = self.env.iter().map(|(k, v)| format!(" {k}={v}")).collect();
+        format!("{} {}{env_text}", self.name, self.args.join(" "))
+    }
+}
+
 impl Runner {
-    /// Runs target `name` with `args` and `env` `repeats` times, stopping early if
-    /// it times out (one hung run is enough to know).
+    /// Runs target `name` with `args` and `env`: one warm-up run, then `repeats`
+    /// counted runs.
     pub fn measure(
         &self,
         name: &str,
@@ -218,44 +232,107 @@ impl Runner {
         env: &[(&str, &str)],
         repeats: usize,
     ) -> Stats {
-        let binary = &self.binaries[name];
-        let log = self.logs.join(format!("{name}.log"));
-        let mut runs = Vec::new();
-        for _ in 0..repeats {
-            let mut command = Command::new(binary);
-            command.args(args);
-            for key in CLEARED_ENV {
-                command.env_remove(key);
-            }
-            for (key, value) in env {
-                command.env(key, value);
-            }
-            let run = run_once(&mut command, &log, self.timeout);
-            runs.push(run);
-            if run.end == End::TimedOut {
-                break;
+        let spec = Spec {
+            name: name.to_string(),
+            args: args.to_vec(),
+            env,
+        };
+        self.measure_interleaved(&[spec], repeats)
+            .pop()
+            .expect("one spec, one result")
+    }
+
+    /// Runs each of `specs` once as a warm-up (not counted), then `repeats` rounds that
+    /// run each of them in turn (A B A B ...), so that run `i` of every spec comes from
+    /// the same round and ratios can be taken pair by pair ([`pair_ratios`]): a drift of
+    /// the machine's speed then lands on both sides of a ratio. A spec that times out is
+    /// not run again (one hung run is enough to know).
+    pub fn measure_interleaved(&self, specs: &[Spec], repeats: usize) -> Vec<Stats> {
+        let mut runs: Vec<Vec<Run>> = vec![Vec::new(); specs.len()];
+        let mut hung = vec![false; specs.len()];
+        for round in 0..=repeats {
+            for (i, spec) in specs.iter().enumerate() {
+                if hung[i] {
+                    continue;
+                }
+                let run = self.run_spec(spec);
+                if run.end == End::TimedOut {
+                    hung[i] = true;
+                }
+                // Round 0 warms up (page cache, allocator, CPU frequency), unless it
+                // hung: then that is the only run there is.
+                if round > 0 || run.end == End::TimedOut {
+                    runs[i].push(run);
+                }
             }
         }
-        let stats = Stats { runs };
-        let env_text: String = env.iter().map(|(k, v)| format!(" {k}={v}")).collect();
+        specs
+            .iter()
+            .zip(runs)
+            .map(|(spec, runs)| {
+                let stats = Stats { runs };
+                self.report(spec, &stats);
+                stats
+            })
+            .collect()
+    }
+
+    fn run_spec(&self, spec: &Spec) -> Run {
+        let binary = &self.binaries[&spec.name];
+        let log = self.logs.join(format!("{}.log", spec.name));
+        let mut command = Command::new(binary);
+        command.args(&spec.args);
+        for key in CLEARED_ENV {
+            command.env_remove(key);
+        }
+        for (key, value) in spec.env {
+            command.env(key, value);
+        }
+        run_once(&mut command, &log, self.timeout)
+    }
+
+    fn report(&self, spec: &Spec, stats: &Stats) {
         eprintln!(
-            "  {name} {}{env_text}: {:.3} s, {:.1} MiB, {}",
-            args.join(" "),
+            "  {}: {:.3} s, {:.1} MiB, {}",
+            spec.label(),
             stats.wall(),
             stats.rss() / 1024.0,
             stats.verdict()
         );
         if !stats.ok() {
+            let log = self.logs.join(format!("{}.log", spec.name));
             eprintln!("    (output of the last run: {})", log.display());
             self.failures
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
-                .push(format!(
-                    "{name} {}{env_text}: {}",
-                    args.join(" "),
-                    stats.verdict()
-                ));
+                .push(format!("{}: {}", spec.label(), stats.verdict()));
         }
-        stats
     }
+}
+
+/// The wall-time ratios `a / b` of runs from the same rounds of
+/// [`Runner::measure_interleaved`], for the rounds where both passed.
+pub fn pair_ratios(a: &Stats, b: &Stats) -> Vec<f64> {
+    a.runs
+        .iter()
+        .zip(&b.runs)
+        .filter(|(x, y)| x.end == End::Passed && y.end == End::Passed)
+        .map(|(x, y)| x.wall.as_secs_f64() / y.wall.as_secs_f64())
+        .collect()
+}
+
+/// Median, smallest and largest of `ratios` (None when empty).
+pub fn ratio_summary(ratios: &[f64]) -> Option<(f64, f64, f64)> {
+    if ratios.is_empty() {
+        return None;
+    }
+    let mut v = ratios.to_vec();
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    let median = if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    };
+    Some((median, v[0], v[n - 1]))
 }

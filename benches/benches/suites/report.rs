@@ -35,16 +35,21 @@ pub fn mib(kib: f64) -> String {
     format!("{:.1} MiB", kib / 1024.0)
 }
 
-/// `peer / portaltest` of wall time and RSS.
+/// `peer / portaltest` of wall time, pair by pair (runs of the same rounds), and of
+/// the median RSS.
 pub fn ratio(peer: &Stats, portaltest: &Stats) -> String {
     if !peer.ok() || !portaltest.ok() {
         return "n/a".into();
     }
-    format!(
-        "{:.2}x wall, {:.2}x RSS",
-        peer.wall() / portaltest.wall(),
-        peer.rss() / portaltest.rss()
-    )
+    let pairs = crate::measure::pair_ratios(peer, portaltest);
+    match crate::measure::ratio_summary(&pairs) {
+        Some((m, lo, hi)) => format!(
+            "{m:.2}x wall ({lo:.2}-{hi:.2}x over {} pairs), {:.2}x RSS",
+            pairs.len(),
+            peer.rss() / portaltest.rss()
+        ),
+        None => "n/a".into(),
+    }
 }
 
 /// The target column: whether `what` was met.

@@ -9,7 +9,9 @@ use crate::config::Config;
 use crate::generate::{
     last_test_name, prefix_args, target_name, Peer, Suite, ALL_PEERS, ASYNC_PEERS, HTTP_BASELINE,
 };
-use crate::measure::{Runner, Stats, PORTALTEST_IN_PROCESS, PORTALTEST_JOBS};
+use crate::measure::{
+    pair_ratios, ratio_summary, Runner, Spec, Stats, PORTALTEST_IN_PROCESS, PORTALTEST_JOBS,
+};
 use crate::report::{met, mib, ratio, secs, Row};
 
 /// The environment of a run.
@@ -143,24 +145,34 @@ fn sweep(
 ) {
     let want_chart = config.wants("chart") || config.wants(chart.stem);
     let counts = suite.chart_counts(config).expect("a suite with a chart");
-    for line in &mut chart.lines {
-        let way = ways
+    for &count in counts {
+        let is_row = count == row_count;
+        if !(is_row && want_row || want_chart) {
+            continue;
+        }
+        let repeats = if is_row {
+            config.repeats
+        } else {
+            config.chart_repeats
+        };
+        // Every line's point at this count from the same rounds (A B A B ...).
+        let specs: Vec<Spec> = chart
+            .lines
             .iter()
-            .find(|w| w.key == line.key)
-            .expect("a way per line");
-        for &count in counts {
-            let is_row = count == row_count;
-            if !(is_row && want_row || want_chart) {
-                continue;
-            }
-            let repeats = if is_row {
-                config.repeats
-            } else {
-                config.chart_repeats
-            };
-            let args = prefix_args(suite, count, config);
-            let name = target_name(way.peer, suite);
-            let stats = runner.measure(&name, &args, way.env, repeats);
+            .map(|line| {
+                let way = ways
+                    .iter()
+                    .find(|w| w.key == line.key)
+                    .expect("a way per line");
+                Spec {
+                    name: target_name(way.peer, suite),
+                    args: prefix_args(suite, count, config),
+                    env: way.env,
+                }
+            })
+            .collect();
+        let all = runner.measure_interleaved(&specs, repeats);
+        for (line, stats) in chart.lines.iter_mut().zip(all) {
             line.points.push((count, stats));
         }
     }
@@ -223,9 +235,13 @@ fn row(
     }
 }
 
-/// `base`'s wall over `stats`'s: how many times faster `stats` ran.
+/// `base`'s wall over `stats`'s, pair by pair (median): how many times faster
+/// `stats` ran.
 fn speed(stats: &Stats, base: &Stats) -> Option<f64> {
-    (stats.ok() && base.ok()).then(|| base.wall() / stats.wall())
+    if !(stats.ok() && base.ok()) {
+        return None;
+    }
+    ratio_summary(&pair_ratios(base, stats)).map(|(m, _, _)| m)
 }
 
 /// "1.23x <whose> speed, 0.98x RSS", or "n/a".
@@ -301,11 +317,18 @@ fn w2_trivial(runner: &Runner, config: &Config, rows: &mut Vec<Row>) {
         return;
     }
     eprintln!("workload 2: trivial tests");
-    let mut all = Vec::new();
-    for peer in ALL_PEERS {
-        let stats = runner.measure(&target_name(peer, Suite::Trivial), &[], &[], config.repeats);
-        all.push((peer, stats));
-    }
+    let specs: Vec<Spec> = ALL_PEERS
+        .iter()
+        .map(|&peer| Spec {
+            name: target_name(peer, Suite::Trivial),
+            args: Vec::new(),
+            env: &[],
+        })
+        .collect();
+    let all: Vec<(Peer, Stats)> = ALL_PEERS
+        .into_iter()
+        .zip(runner.measure_interleaved(&specs, config.repeats))
+        .collect();
     let base = all[0].1.clone();
     let plain = all[3].1.clone();
     for (peer, stats) in all {
@@ -335,14 +358,19 @@ fn w3_http(runner: &Runner, config: &Config, rows: &mut Vec<Row>) {
     }
     let reps = config.repeats;
     eprintln!("workload 3: HTTP requests to one in-process server");
-    let reference = runner.measure(HTTP_BASELINE, &[], &[], reps);
-    let mut all = Vec::new();
-    for peer in ASYNC_PEERS {
-        all.push((
-            peer,
-            runner.measure(&target_name(peer, Suite::Http), &[], &[], reps),
-        ));
-    }
+    let mut specs = vec![Spec {
+        name: HTTP_BASELINE.to_string(),
+        args: Vec::new(),
+        env: &[],
+    }];
+    specs.extend(ASYNC_PEERS.iter().map(|&peer| Spec {
+        name: target_name(peer, Suite::Http),
+        args: Vec::new(),
+        env: &[],
+    }));
+    let mut measured = runner.measure_interleaved(&specs, reps).into_iter();
+    let reference = measured.next().expect("the reference");
+    let all: Vec<(Peer, Stats)> = ASYNC_PEERS.into_iter().zip(measured).collect();
     let base = all[0].1.clone();
     let total = config.http_tests * config.http_requests;
     let workload = format!(
@@ -619,23 +647,37 @@ fn w8_supervisor(runner: &Runner, config: &Config, rows: &mut Vec<Row>) {
     }
     eprintln!("workload 8: trivial tests, supervised and in-process");
     let name = target_name(Peer::Portaltest, Suite::Trivial);
-    let supervised = runner.measure(&name, &[], DEFAULT, config.repeats);
-    let in_process = runner.measure(&name, &[], IN_PROCESS, config.repeats);
+    let specs = [
+        Spec {
+            name: name.clone(),
+            args: Vec::new(),
+            env: DEFAULT,
+        },
+        Spec {
+            name,
+            args: Vec::new(),
+            env: IN_PROCESS,
+        },
+    ];
+    let [supervised, in_process]: [Stats; 2] = runner
+        .measure_interleaved(&specs, config.repeats)
+        .try_into()
+        .expect("two specs, two results");
     let workload = format!(
         "8. {} trivial tests: the supervisor's cost",
         config.trivial_tests
     );
-    let (ratio, ok) = if supervised.ok() && in_process.ok() {
-        let wall = supervised.wall() / in_process.wall();
-        (
+    let pairs = pair_ratios(&supervised, &in_process);
+    let (ratio, ok) = match ratio_summary(&pairs) {
+        Some((wall, lo, hi)) if supervised.ok() && in_process.ok() => (
             format!(
-                "{wall:.2}x in-process wall, {:.2}x RSS",
+                "{wall:.2}x in-process wall ({lo:.2}-{hi:.2}x over {} pairs), {:.2}x RSS",
+                pairs.len(),
                 supervised.rss() / in_process.rss()
             ),
             wall <= 1.2,
-        )
-    } else {
-        ("n/a".into(), false)
+        ),
+        _ => ("n/a".into(), false),
     };
     rows.push(row(
         &workload,
