@@ -25,6 +25,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use benches::wait4;
+
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Peer {
     /// `#[portaltest::test] fn` in one module, `harness = false`.
@@ -227,32 +229,6 @@ fn write_project(dir: &Path, workspace: &Path, config: &Config) -> io::Result<()
         fs::copy(workspace.join("Cargo.lock"), dir.join("Cargo.lock"))?;
     }
     Ok(())
-}
-
-/// Blocks until child `pid` exits; its wait status and the resource usage of it and
-/// the descendants it reaped.
-fn wait4(pid: libc::pid_t) -> io::Result<(libc::c_int, libc::rusage)> {
-    let mut status: libc::c_int = 0;
-    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
-    loop {
-        // SAFETY: `status` and `usage` are valid and writable for the call; `usage` is
-        // zero-initialised (plain integers), so `assume_init` is sound whether or not
-        // the kernel filled it in. `pid` is our child and nothing else waits for it
-        // (its `Child` is never waited on).
-        let (ret, usage) = unsafe {
-            (
-                libc::wait4(pid, &mut status, 0, usage.as_mut_ptr()),
-                usage.assume_init(),
-            )
-        };
-        if ret == pid {
-            return Ok((status, usage));
-        }
-        let err = io::Error::last_os_error();
-        if err.kind() != io::ErrorKind::Interrupted {
-            return Err(err);
-        }
-    }
 }
 
 /// `cargo build --profile P` of `targets` in `dir`; wall time, peak RSS, success.

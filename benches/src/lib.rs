@@ -1,6 +1,36 @@
 //! Benchmarks of stackportal and portaltest; see `benches/`. The library holds what
 //! the benchmark binaries share.
 
+use std::io;
+
+/// Blocks until process `pid` (a child of ours) exits and reaps it; returns its raw
+/// wait status and the resource usage of it and of the descendants it reaped
+/// (`ru_maxrss`: the largest of them, not their sum).
+pub fn wait4(pid: libc::pid_t) -> io::Result<(libc::c_int, libc::rusage)> {
+    let mut status: libc::c_int = 0;
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    loop {
+        // SAFETY: `status` and `usage` are valid, writable and live for the call;
+        // `usage` is zero-initialised (a valid `rusage`: plain integers), so
+        // `assume_init` is sound whether or not the kernel filled it in. The caller
+        // passes a child that nothing else waits for (its `Child` is never waited on),
+        // so reaping it here cannot disturb other code.
+        let (ret, usage) = unsafe {
+            (
+                libc::wait4(pid, &mut status, 0, usage.as_mut_ptr()),
+                usage.assume_init(),
+            )
+        };
+        if ret == pid {
+            return Ok((status, usage));
+        }
+        let err = io::Error::last_os_error();
+        if err.kind() != io::ErrorKind::Interrupted {
+            return Err(err);
+        }
+    }
+}
+
 /// A thousand copies of what the macro `$ten!()` expands to, each in a module of its own
 /// (`a::a` .. `j::j`): ten modules of [`hundred_of!`].
 #[macro_export]

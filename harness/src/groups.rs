@@ -39,25 +39,11 @@ pub(crate) fn take(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::registry::ShouldPanic;
 
     fn def(group: Option<&'static str>) -> &'static TestDef {
         Box::leak(Box::new(TestDef {
-            module_path: "t",
-            name: "t",
-            file: "t.rs",
-            line: 1,
-            ignore: false,
-            ignore_reason: None,
-            should_panic: ShouldPanic::No,
-            timeout_ms: None,
-            isolated: false,
-            start_paused: false,
-            retries: None,
-            blocking_warn_ms: None,
-            exclusive: false,
             group,
-            run: || Ok(()),
+            ..TestDef::sample("t", "t")
         }))
     }
 

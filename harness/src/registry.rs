@@ -46,6 +46,30 @@ pub struct TestDef {
     pub run: fn() -> Result<(), String>,
 }
 
+#[cfg(test)]
+impl TestDef {
+    /// A plain passing test named `name` in `module_path`, for the harness's unit tests.
+    pub(crate) fn sample(module_path: &'static str, name: &'static str) -> TestDef {
+        TestDef {
+            module_path,
+            name,
+            file: "x.rs",
+            line: 1,
+            ignore: false,
+            ignore_reason: None,
+            should_panic: ShouldPanic::No,
+            timeout_ms: None,
+            isolated: false,
+            start_paused: false,
+            retries: None,
+            blocking_warn_ms: None,
+            exclusive: false,
+            group: None,
+            run: || Ok(()),
+        }
+    }
+}
+
 /// `#[should_panic]` as libtest knows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ShouldPanic {

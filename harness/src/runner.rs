@@ -445,26 +445,9 @@ fn worker_main(board: std::path::PathBuf) -> ExitCode {
 mod tests {
     use super::*;
     use crate::panics::panic_message;
-    use crate::registry::ShouldPanic;
 
     fn def(module_path: &'static str, name: &'static str) -> TestDef {
-        TestDef {
-            module_path,
-            name,
-            file: "x.rs",
-            line: 1,
-            ignore: false,
-            ignore_reason: None,
-            should_panic: ShouldPanic::No,
-            timeout_ms: None,
-            isolated: false,
-            start_paused: false,
-            retries: None,
-            blocking_warn_ms: None,
-            exclusive: false,
-            group: None,
-            run: || Ok(()),
-        }
+        TestDef::sample(module_path, name)
     }
 
     #[test]

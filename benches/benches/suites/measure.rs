@@ -3,12 +3,13 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
+
+use benches::wait4;
 
 /// portaltest's number of worker processes (`auto`: one per available core); unset,
 /// one worker.
@@ -76,33 +77,6 @@ pub struct Run {
     /// Peak resident set size, KiB.
     pub max_rss_kib: u64,
     pub end: End,
-}
-
-/// Blocks until process `pid` (a child of ours) exits and reaps it; returns its raw
-/// wait status and resource usage.
-fn wait4(pid: libc::pid_t) -> io::Result<(libc::c_int, libc::rusage)> {
-    let mut status: libc::c_int = 0;
-    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
-    loop {
-        // SAFETY: `status` and `usage` are valid, writable and live for the call;
-        // `usage` is zero-initialised (a valid `rusage`: plain integers), so
-        // `assume_init` is sound whether or not the kernel filled it in. `pid` is a
-        // child of this process that nothing else waits for (std's `Child` is never
-        // waited on), so reaping it here cannot disturb other code.
-        let (ret, usage) = unsafe {
-            (
-                libc::wait4(pid, &mut status, 0, usage.as_mut_ptr()),
-                usage.assume_init(),
-            )
-        };
-        if ret == pid {
-            return Ok((status, usage));
-        }
-        let err = io::Error::last_os_error();
-        if err.kind() != io::ErrorKind::Interrupted {
-            return Err(err);
-        }
-    }
 }
 
 /// Runs `command` to completion (or kills it after `timeout`), with its output sent
