@@ -79,6 +79,9 @@ pub(crate) enum Command {
     Cancel,
     /// Fixture `name` crashed a worker while being set up: fail its users with `cause`.
     Broken { name: String, cause: String },
+    /// Test `id` already had `tries` tries (ended by crashes of other workers): it has
+    /// that many fewer retries left here.
+    Tried { id: u32, tries: u32 },
 }
 
 /// Appends fields to a frame.
@@ -269,6 +272,7 @@ impl Command {
             Command::Broken { name, cause } => {
                 Put::new(4).bytes(name.as_bytes()).bytes(cause.as_bytes())
             }
+            Command::Tried { id, tries } => Put::new(5).u32(*id).u32(*tries),
         };
         p.finish(out)
     }
@@ -290,6 +294,10 @@ impl Command {
             4 => Command::Broken {
                 name: g.string()?,
                 cause: g.string()?,
+            },
+            5 => Command::Tried {
+                id: g.u32()?,
+                tries: g.u32()?,
             },
             _ => return None,
         };

@@ -90,6 +90,8 @@ pub(crate) struct Report {
     junit: Option<Junit>,
     /// Ids whose start was reported (a test run again after a worker died starts once).
     started_ids: Vec<bool>,
+    /// Tries of a test that ended with their worker (retried in a fresh one).
+    prior: std::collections::HashMap<u32, Vec<Attempt>>,
     real_stderr: Box<dyn Write>,
     started: Instant,
 }
@@ -112,6 +114,7 @@ impl Report {
             run_errors: Vec::new(),
             cancelled: Vec::new(),
             started_ids: Vec::new(),
+            prior: Default::default(),
             flaky: Vec::new(),
             junit: None,
             real_stderr,
@@ -152,6 +155,11 @@ impl Report {
         }
     }
 
+    /// A try of test `id` that ended with its worker: shown with the test's result.
+    pub(crate) fn crashed_try(&mut self, id: u32, attempt: Attempt) {
+        self.prior.entry(id).or_default().push(attempt);
+    }
+
     pub(crate) fn started(&mut self, id: u32) {
         let i = id as usize;
         if self.started_ids.len() <= i {
@@ -175,6 +183,17 @@ impl Report {
         took: Option<Duration>,
         earlier: Vec<Attempt>,
     ) {
+        // `started` always precedes a result, in every format: a worker that died in a
+        // test's first poll may not have sent its start (it was still buffered).
+        self.started(id);
+        // Tries that ended in a crash of an earlier worker come first.
+        let earlier = match self.prior.remove(&id) {
+            Some(mut prior) => {
+                prior.extend(earlier);
+                prior
+            }
+            None => earlier,
+        };
         let name = self.name(id).to_string();
         let tries = earlier.len() + 1;
         if let Some(junit) = &mut self.junit {
@@ -348,6 +367,8 @@ impl Direct {
 
 impl crate::worker::Sink for Direct {
     fn send(&self, event: Event) {
+        // A child that a test forked does not report for the run.
+        crate::worker::board::exit_if_forked();
         let mut report = self.report.borrow_mut();
         self.tracker.borrow_mut().handle(event, &mut report);
     }

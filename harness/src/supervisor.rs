@@ -49,6 +49,10 @@ use crate::worker::limit_of;
 /// flight fail instead of running again.
 const BLAMELESS_DEATHS: u32 = 3;
 
+/// How many workers in a row may end before they are handed a test before the run
+/// stops starting them.
+const EARLY_DEATHS: u32 = 3;
+
 /// Runs the plan's tests in worker processes; the exit code of the run.
 pub(crate) fn run(cli: &Cli, env: EnvConfig, plan: Plan, mut report: Report) -> ExitCode {
     let ids = start_report(&mut report, &plan);
@@ -70,6 +74,10 @@ pub(crate) fn run(cli: &Cli, env: EnvConfig, plan: Plan, mut report: Report) -> 
         report,
         broken: Vec::new(),
         blameless_deaths: 0,
+        early_deaths: 0,
+        gave_up: false,
+        retries: env.retries,
+        tries: HashMap::new(),
         interrupted: None,
         killed_all: false,
     };
@@ -106,7 +114,6 @@ struct Worker {
     /// Asks the task that waits for the process to kill it.
     kill: Option<oneshot::Sender<()>>,
     board: File,
-    board_path: PathBuf,
     /// Its stdout and stderr (`None` with `--nocapture`).
     capture: Option<File>,
     tracker: Tracker,
@@ -124,6 +131,8 @@ struct Worker {
     /// so the next is the first), and by id.
     deadlines: BTreeSet<(Instant, u32)>,
     deadline_by_id: HashMap<u32, Instant>,
+    /// It was handed a test.
+    took_any: bool,
 }
 
 enum Msg {
@@ -147,6 +156,14 @@ struct Supervisor {
     /// Fixtures whose setup killed a worker, and why.
     broken: Vec<(String, String)>,
     blameless_deaths: u32,
+    /// Workers that ended before they started a test, in a row.
+    early_deaths: u32,
+    /// No more workers are started ([`EARLY_DEATHS`]).
+    gave_up: bool,
+    /// PORTALTEST_RETRIES (a test's `retries = N` overrides it).
+    retries: u32,
+    /// Tests whose tries ended with their worker, and how many tries they had.
+    tries: HashMap<u32, u32>,
     /// The signal that interrupted the run.
     interrupted: Option<&'static str>,
     killed_all: bool,
@@ -213,7 +230,7 @@ impl Supervisor {
 
     /// Starts workers while tests are waiting and fewer than `jobs` take them.
     async fn spawn_workers(&mut self, msgs: &mpsc::UnboundedSender<Msg>) {
-        if self.interrupted.is_some() {
+        if self.interrupted.is_some() || self.gave_up {
             return;
         }
         loop {
@@ -235,18 +252,37 @@ impl Supervisor {
     }
 
     async fn spawn_worker(&mut self, msgs: &mpsc::UnboundedSender<Msg>) -> std::io::Result<()> {
+        use std::os::fd::AsRawFd;
         let index = self.next_worker;
         let (ours, theirs) = std::os::unix::net::UnixStream::pair()?;
-        let (board_file, board_path) = board::create()?;
-        let exe = std::env::current_exe()?;
-        let mut command = tokio::process::Command::new(exe);
+        // Unnamed: nothing is left in the temp dir, whatever ends the run.
+        let board_file = board::create()?;
+        let board_fd = board_file.as_raw_fd();
+        let mut command = tokio::process::Command::new(worker_exe());
+        if let Some(arg0) = std::env::args_os().next() {
+            command.arg0(arg0);
+        }
         command
-            .env(WORKER_ENV, &board_path)
+            .env(WORKER_ENV, format!("fd:{board_fd}"))
             .env(WORKER_THREADS_ENV, self.threads.to_string())
             .env(WORKER_CAPTURE_ENV, if self.capture { "1" } else { "0" })
             .env(WORKER_SHARE_ENV, if self.jobs > 1 { "1" } else { "0" })
             .stdin(Stdio::from(std::os::fd::OwnedFd::from(theirs)))
+            // A process group of its own: killing the worker kills what it started
+            // (a fixture's helper, a forked child) too.
+            .process_group(0)
             .kill_on_drop(true);
+        // SAFETY: runs in the child between fork and exec, where only async-signal-safe
+        // calls are allowed: `fcntl` is one. It clears close-on-exec on the board's fd
+        // (open in the parent, so valid in the child), which the worker then maps.
+        unsafe {
+            command.pre_exec(move || {
+                if libc::fcntl(board_fd, libc::F_SETFD, 0) == -1 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
         let capture = if self.capture {
             let file = crate::capture::temp_file("worker")?;
             command
@@ -257,6 +293,7 @@ impl Supervisor {
             None
         };
         let mut child = command.spawn()?;
+        let pid = child.id().map(|p| p as i32);
         ours.set_nonblocking(true)?;
         let stream = tokio::net::UnixStream::from_std(ours)?;
         let (mut rx, mut tx) = stream.into_split();
@@ -270,15 +307,35 @@ impl Supervisor {
             )
             .await;
         }
+        // The process's end, not the socket's, ends the worker: a child it forked may
+        // hold the socket open for as long as it likes. Once the process has exited,
+        // what it wrote is in the socket's buffer: read until that is empty.
+        let (exited_tx, exited_rx) = oneshot::channel::<()>();
         let events = msgs.clone();
         tokio::task::spawn_local(async move {
             let mut buf = Vec::new();
             let mut chunk = vec![0u8; 64 * 1024];
+            let mut exited = std::pin::pin!(exited_rx);
+            let mut draining = false;
             loop {
-                match rx.read(&mut chunk).await {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                }
+                let n = if draining {
+                    match rx.try_read(&mut chunk) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => n,
+                    }
+                } else {
+                    tokio::select! {
+                        read = rx.read(&mut chunk) => match read {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => n,
+                        },
+                        _ = &mut exited => {
+                            draining = true;
+                            continue;
+                        }
+                    }
+                };
+                buf.extend_from_slice(&chunk[..n]);
                 for frame in frames(&mut buf) {
                     if let Some(event) = Event::decode(&frame) {
                         let _ = events.send(Msg::Event(index, event));
@@ -293,13 +350,20 @@ impl Supervisor {
             let status = tokio::select! {
                 status = child.wait() => status,
                 _ = kill_rx => {
+                    kill_group(pid);
                     let _ = child.start_kill();
                     child.wait().await
                 }
             };
-            if let Ok(status) = status {
-                let _ = exits.send(Msg::Exited(index, status));
-            }
+            // What the worker started and left behind (a forked child, a fixture's
+            // helper) ends with it.
+            kill_group(pid);
+            let status = status.unwrap_or_else(|_| {
+                use std::os::unix::process::ExitStatusExt;
+                ExitStatus::from_raw(libc::SIGKILL)
+            });
+            let _ = exits.send(Msg::Exited(index, status));
+            let _ = exited_tx.send(());
         });
         self.next_worker += 1;
         self.workers.insert(
@@ -308,7 +372,6 @@ impl Supervisor {
                 tx,
                 kill: Some(kill_tx),
                 board: board_file,
-                board_path,
                 capture,
                 tracker: Tracker::default(),
                 assigned: BTreeSet::new(),
@@ -319,6 +382,7 @@ impl Supervisor {
                 cancelled_at: None,
                 deadlines: BTreeSet::new(),
                 deadline_by_id: HashMap::new(),
+                took_any: false,
             },
         );
         Ok(())
@@ -327,17 +391,30 @@ impl Supervisor {
     async fn on_msg(&mut self, msg: Msg, msgs: &mpsc::UnboundedSender<Msg>) {
         match msg {
             Msg::Event(index, event) => {
-                let deadline = match &event {
-                    Event::Started { id, .. } => self.deadline_of(*id).map(|at| (at, *id)),
+                // One deadline per try: a test's limit counts from its start, and again
+                // from each retry (the worker's own clock restarts there too).
+                let tried = match &event {
+                    Event::Started { id, .. } => Some(*id),
+                    Event::Retry { slot, .. } => match self.workers.get(&index) {
+                        Some(w) => match w.tracker.holder(*slot) {
+                            Some(Holder::Test(id)) => Some(id),
+                            _ => None,
+                        },
+                        None => None,
+                    },
                     _ => None,
                 };
+                let deadline = tried.and_then(|id| self.deadline_of(id).map(|at| (at, id)));
                 let Some(worker) = self.workers.get_mut(&index) else {
                     return;
                 };
-                if let Some((at, id)) = deadline {
-                    if let Some(old) = worker.deadline_by_id.insert(id, at) {
+                if let Some(id) = tried {
+                    if let Some(old) = worker.deadline_by_id.remove(&id) {
                         worker.deadlines.remove(&(old, id));
                     }
+                }
+                if let Some((at, id)) = deadline {
+                    worker.deadline_by_id.insert(id, at);
                     worker.deadlines.insert((at, id));
                 }
                 let finished = match &event {
@@ -361,7 +438,14 @@ impl Supervisor {
                             (n as usize).min(fair)
                         };
                         let ids: Vec<u32> = self.queue.drain(..n.min(self.queue.len())).collect();
+                        for id in &ids {
+                            if let Some(&tries) = self.tries.get(id) {
+                                send(&mut worker.tx, &Command::Tried { id: *id, tries }).await;
+                            }
+                        }
                         worker.assigned.extend(&ids);
+                        worker.took_any = true;
+                        self.early_deaths = 0;
                         Command::Run { ids }
                     };
                     send(&mut worker.tx, &command).await;
@@ -396,7 +480,6 @@ impl Supervisor {
             return;
         }
         let mut worker = self.workers.remove(&index).expect("checked above");
-        let _ = std::fs::remove_file(&worker.board_path);
         let status = worker.status.expect("checked above");
         if worker.tracker.all_done {
             // Handed out but never started: the run was interrupted first.
@@ -416,10 +499,42 @@ impl Supervisor {
                 let rest = tail(&mut worker.capture);
                 self.report.stray(&rest);
             }
+        } else if !worker.took_any && worker.killed.is_none() && self.interrupted.is_none() {
+            self.early_death(worker, status);
         } else {
             self.on_death(worker, status);
         }
         self.spawn_workers(msgs).await;
+    }
+
+    /// A worker ended before it was handed a test (a custom `main` that fails in a
+    /// second process, a bad environment): its tests go back to the queue, and after
+    /// [`EARLY_DEATHS`] such ends in a row no worker is started again.
+    fn early_death(&mut self, mut worker: Worker, status: ExitStatus) {
+        let left = std::mem::take(&mut worker.assigned).into_iter().collect();
+        self.requeue(left);
+        self.early_deaths += 1;
+        let output = tail(&mut worker.capture);
+        let cause = describe(status);
+        if self.early_deaths >= EARLY_DEATHS {
+            self.gave_up = true;
+            self.report.warn(&format!(
+                "portaltest: error: {} worker processes in a row ended before they ran a test; \
+                 no more are started. The last one {cause}; its output:\n{}",
+                self.early_deaths,
+                String::from_utf8_lossy(&output).trim_end()
+            ));
+        }
+        self.report.run_error(
+            "a worker process's start".into(),
+            with_note(
+                output,
+                Some(&format!(
+                    "note: the worker process {cause} before it ran a test ({} in a row)",
+                    self.early_deaths
+                )),
+            ),
+        );
     }
 
     /// A worker ended before it finished its tests: blame, re-run, report.
@@ -515,9 +630,27 @@ impl Supervisor {
             .filter(|id| Some(*id) != culprit)
             .collect();
         let Some(culprit) = culprit else {
-            // Nobody to blame: a task outside any test, the runtime, the harness.
-            self.report.stray(&output_tail);
+            // Nobody to blame: a task outside any test, the runtime, the harness, or a
+            // kill from outside (the OOM killer). Never silent: the run fails with it.
             self.blameless_deaths += 1;
+            let again = if self.blameless_deaths > BLAMELESS_DEATHS || others.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "; the {} test{} in flight ran again in a fresh worker",
+                    others.len(),
+                    if others.len() == 1 { "" } else { "s" }
+                )
+            };
+            self.report.run_error(
+                "a worker process's death".into(),
+                with_note(
+                    output_tail,
+                    Some(&format!(
+                        "note: the worker process {cause} while no test was being polled{again}"
+                    )),
+                ),
+            );
             if self.blameless_deaths > BLAMELESS_DEATHS {
                 for id in others {
                     let ((output, earlier), took) = match slot_of(&worker.tracker, id) {
@@ -582,12 +715,38 @@ impl Supervisor {
                 if others.len() == 1 { "" } else { "s" }
             ));
         }
+        // Retries cover crashes: a try that ended its worker runs again in a fresh one,
+        // while the test has retries left (not a fixture's crashed setup: that fixture
+        // is not set up again, so another try could only fail the same way).
+        let retries = self.tests[culprit as usize]
+            .1
+            .retries
+            .unwrap_or(self.retries);
+        let used = self.tries.get(&culprit).copied().unwrap_or(0) + earlier.len() as u32 + 1;
+        if fixture.is_none() && used <= retries {
+            for attempt in earlier {
+                self.report.crashed_try(culprit, attempt);
+            }
+            self.report.crashed_try(
+                culprit,
+                crate::report::Attempt {
+                    output,
+                    note: Some(format!("{note}; the test runs again in a fresh worker")),
+                    took,
+                },
+            );
+            self.tries.insert(culprit, used);
+            self.requeue(others);
+            self.queue.push_front(culprit);
+            return;
+        }
         if let Some(fixture) = fixture {
             self.broken.push((
                 fixture.clone(),
+                // The cause only: the worker says "fixture `NAME` failed: " before it.
                 format!(
-                    "fixture `{fixture}` was not set up: its setup (for `{name}`) ended the \
-                     worker process, which {cause}; see that test's output"
+                    "it was not set up: its setup (for `{name}`) ended the worker process, \
+                     which {cause}; see that test's output"
                 ),
             ));
         }
@@ -722,6 +881,30 @@ impl Supervisor {
     }
 }
 
+/// What a worker runs: this very executable, as the kernel has it open (Linux's
+/// `/proc/self/exe`), so that a test binary rebuilt or deleted during the run changes
+/// nothing; elsewhere, its path.
+fn worker_exe() -> PathBuf {
+    let proc_exe = std::path::Path::new("/proc/self/exe");
+    if cfg!(target_os = "linux") && proc_exe.exists() {
+        return proc_exe.to_path_buf();
+    }
+    std::env::current_exe().unwrap_or_else(|_| proc_exe.to_path_buf())
+}
+
+/// SIGKILLs the process group of the worker `pid` (its own group: it leads it).
+fn kill_group(pid: Option<i32>) {
+    if let Some(pid) = pid.filter(|p| *p > 0) {
+        // SAFETY: kill() has no memory-safety preconditions. A negative pid names the
+        // process group that the worker leads (it was started with `process_group(0)`);
+        // the worker is not reaped yet or was just reaped by us, so the group id is not
+        // reused by an unrelated group while members of this one live.
+        unsafe {
+            libc::kill(-pid, libc::SIGKILL);
+        }
+    }
+}
+
 /// Waits for a signal, or forever if it could not be registered.
 async fn recv_signal(signal: &mut Option<tokio::signal::unix::Signal>) -> Option<()> {
     match signal {
@@ -774,19 +957,20 @@ pub(crate) fn describe(status: ExitStatus) -> String {
 /// die of.
 fn signal_name(signal: i32) -> Option<&'static str> {
     Some(match signal {
-        1 => "SIGHUP",
-        2 => "SIGINT",
-        3 => "SIGQUIT",
-        4 => "SIGILL",
-        5 => "SIGTRAP",
-        6 => "SIGABRT",
-        7 => "SIGBUS",
-        8 => "SIGFPE",
-        9 => "SIGKILL",
-        11 => "SIGSEGV",
-        13 => "SIGPIPE",
-        14 => "SIGALRM",
-        15 => "SIGTERM",
+        libc::SIGHUP => "SIGHUP",
+        libc::SIGINT => "SIGINT",
+        libc::SIGQUIT => "SIGQUIT",
+        libc::SIGILL => "SIGILL",
+        libc::SIGTRAP => "SIGTRAP",
+        libc::SIGABRT => "SIGABRT",
+        // 7 on Linux, 10 on macOS and the BSDs.
+        libc::SIGBUS => "SIGBUS",
+        libc::SIGFPE => "SIGFPE",
+        libc::SIGKILL => "SIGKILL",
+        libc::SIGSEGV => "SIGSEGV",
+        libc::SIGPIPE => "SIGPIPE",
+        libc::SIGALRM => "SIGALRM",
+        libc::SIGTERM => "SIGTERM",
         _ => return None,
     })
 }
@@ -808,5 +992,15 @@ mod tests {
             describe(ExitStatus::from_raw(42)),
             "was killed by signal 42"
         );
+    }
+
+    #[test]
+    fn signal_names_come_from_the_platform() {
+        assert_eq!(signal_name(libc::SIGBUS), Some("SIGBUS"));
+        assert_eq!(signal_name(libc::SIGSEGV), Some("SIGSEGV"));
+        // 7 is SIGBUS on Linux only (SIGEMT on macOS and the BSDs).
+        if libc::SIGBUS != 7 {
+            assert_eq!(signal_name(7), None);
+        }
     }
 }

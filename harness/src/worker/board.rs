@@ -62,6 +62,64 @@ fn attach(_file: &File) -> io::Result<()> {
     ))
 }
 
+/// Set in a child that a test forked (without exec): it is not the worker.
+static FORKED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether this process is a child forked (without exec) from the one that runs the
+/// tests: such a child must neither publish nor report; only the worker itself does.
+pub(crate) fn forked() -> bool {
+    FORKED.load(Ordering::Relaxed)
+}
+
+/// From now on a child forked from this process knows it ([`forked`]) and publishes
+/// to a private copy of the board, not to the supervisor's.
+#[cfg(unix)]
+pub(crate) fn guard_forks() {
+    extern "C" fn in_child() {
+        FORKED.store(true, Ordering::Relaxed);
+        if let Some(word) = WORD.get() {
+            // SAFETY: runs in the child right after fork, where only async-signal-safe
+            // work is allowed: an atomic store above and `mmap` (a system call) here.
+            // MAP_FIXED replaces exactly the page-aligned `SIZE` bytes that `attach`
+            // mapped at this address (never unmapped) with private zeroed memory, so the
+            // `AtomicU64` reference stays valid and the child's stores stay its own.
+            unsafe {
+                libc::mmap(
+                    *word as *const AtomicU64 as *mut libc::c_void,
+                    SIZE as usize,
+                    libc::PROT_READ | libc::PROT_WRITE,
+                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED,
+                    -1,
+                    0,
+                );
+            }
+        }
+    }
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // SAFETY: registers a handler that glibc runs in the child of every fork();
+        // `in_child` is an `extern "C" fn()` that lives as long as the program and only
+        // does async-signal-safe work (see above).
+        unsafe {
+            libc::pthread_atfork(None, None, Some(in_child));
+        }
+    });
+}
+
+#[cfg(not(unix))]
+pub(crate) fn guard_forks() {}
+
+/// A child forked from the run (see [`forked`]) that reaches the harness: it ends
+/// quietly, as if it had called `_exit(0)`, instead of reporting for the worker.
+pub(crate) fn exit_if_forked() {
+    #[cfg(unix)]
+    if forked() {
+        // SAFETY: `_exit` ends the process at once, running nothing of this one (no
+        // atexit handlers, no destructors, no flushes of state shared with the parent).
+        unsafe { libc::_exit(0) }
+    }
+}
+
 /// What a worker is polling, as the board holds it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Polled {
@@ -102,20 +160,33 @@ pub(crate) fn publish(word: u64) -> u64 {
 }
 
 /// A new board, for a worker about to start: a temporary file with nothing published,
-/// and its path (the worker opens it, then removes the name).
-pub(crate) fn create() -> io::Result<(File, std::path::PathBuf)> {
-    let (file, path) = crate::capture::named_temp_file("board")?;
+/// without a name (the worker inherits its descriptor), so none is ever left behind.
+pub(crate) fn create() -> io::Result<File> {
+    let file = crate::capture::temp_file("board")?;
     file.set_len(SIZE)?;
-    Ok((file, path))
+    Ok(file)
 }
 
-/// Opens the board at `path` (made by [`create`]), removes its name and attaches to it.
-pub(crate) fn open(path: &std::path::Path) -> io::Result<()> {
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(path)?;
-    let _ = std::fs::remove_file(path);
+/// Attaches to the board that `spec` names: `fd:N`, a descriptor inherited from the
+/// supervisor (made by [`create`]), closed once mapped.
+#[cfg(unix)]
+pub(crate) fn open(spec: &std::ffi::OsStr) -> io::Result<()> {
+    use std::os::fd::FromRawFd;
+    let fd: i32 = spec
+        .to_str()
+        .and_then(|s| s.strip_prefix("fd:"))
+        .and_then(|n| n.parse().ok())
+        .filter(|fd| *fd > 2)
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "not a board descriptor"))?;
+    // SAFETY: `fcntl(F_GETFD)` only asks whether `fd` is open; it is checked before the
+    // descriptor is taken over. The supervisor passed it for this purpose alone and no
+    // other part of this process owns it, so the `File` may own (and close) it.
+    let file = unsafe {
+        if libc::fcntl(fd, libc::F_GETFD) == -1 {
+            return Err(io::Error::last_os_error());
+        }
+        File::from_raw_fd(fd)
+    };
     attach(&file)
 }
 
@@ -154,10 +225,12 @@ mod tests {
 
     #[test]
     fn a_board_file_shows_what_its_mapping_holds() {
-        let (file, path) = create().unwrap();
+        let file = create().unwrap();
         assert_eq!(read(&file), None);
-        open(&path).unwrap();
-        assert!(!path.exists(), "the worker removes the name");
+        // `open` owns this descriptor from here on.
+        let theirs = std::os::fd::IntoRawFd::into_raw_fd(file.try_clone().unwrap());
+        let spec = format!("fd:{theirs}");
+        open(std::ffi::OsStr::new(&spec)).unwrap();
         publish(Polled::Test(41).word());
         assert_eq!(read(&file), Some(Polled::Test(41)));
         publish(0);
