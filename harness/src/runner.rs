@@ -469,6 +469,7 @@ fn worker_main(board: std::ffi::OsString) -> ExitCode {
             return usage_error(&format!("portaltest worker: cannot open the board: {err}"));
         }
         worker::board::guard_forks();
+        worker::board::catch_crashes();
         let (link, rx) = match worker::link::Link::start(UnixStream::from(link), worker::on_command)
         {
             Ok(started) => started,

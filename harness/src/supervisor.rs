@@ -78,6 +78,7 @@ pub(crate) fn run(cli: &Cli, env: EnvConfig, plan: Plan, mut report: Report) -> 
         gave_up: false,
         retries: env.retries,
         tries: HashMap::new(),
+        rerun: Default::default(),
         interrupted: None,
         killed_all: false,
     };
@@ -133,6 +134,8 @@ struct Worker {
     deadline_by_id: HashMap<u32, Instant>,
     /// It was handed a test.
     took_any: bool,
+    /// Its process id (which is also its runtime thread's).
+    pid: Option<i32>,
 }
 
 enum Msg {
@@ -164,6 +167,8 @@ struct Supervisor {
     retries: u32,
     /// Tests whose tries ended with their worker, and how many tries they had.
     tries: HashMap<u32, u32>,
+    /// Tests run again after a crash on a thread that was not the runtime thread.
+    rerun: std::collections::HashSet<u32>,
     /// The signal that interrupted the run.
     interrupted: Option<&'static str>,
     killed_all: bool,
@@ -383,6 +388,7 @@ impl Supervisor {
                 deadlines: BTreeSet::new(),
                 deadline_by_id: HashMap::new(),
                 took_any: false,
+                pid,
             },
         );
         Ok(())
@@ -595,23 +601,51 @@ impl Supervisor {
             }
             return;
         }
+        // A crash signal that hit another thread than the runtime thread (the worker's
+        // main thread, whose id is the process's): what the board says is polled did
+        // not do it. Its handler noted the thread.
+        let foreign = {
+            use std::os::unix::process::ExitStatusExt;
+            match (
+                status.signal(),
+                board::crashed_thread(&worker.board),
+                worker.pid,
+            ) {
+                (Some(_), Some((tid, name)), Some(pid)) if tid != pid as u64 => Some((tid, name)),
+                _ => None,
+            }
+        };
         // Whom the board names.
-        let mut culprit = match polled {
-            Some(Polled::Test(id)) if in_flight.contains(&id) => Some(id),
+        let mut culprit = match (polled, &foreign) {
+            (Some(Polled::Test(id)), None) if in_flight.contains(&id) => Some(id),
             _ => None,
         };
         if let Some(Kill::Hang { id, .. }) = &worker.killed {
             culprit = culprit.or(Some(*id));
         }
-        // An isolated test runs on a thread of its own, outside the board's view: when
-        // no shared test was polled and it is the only one running, it is the one.
-        if culprit.is_none() && polled.is_none() {
+        // An isolated test runs on a thread of its own (named after it), outside the
+        // board's view: a crash on its thread is its own; when the thread is unknown
+        // and no shared test was polled and it is the only one running, it is the one.
+        if culprit.is_none() {
             let mut isolated = worker.tracker.running().filter(|(_, id, _)| {
                 let def = self.tests[*id as usize].1;
                 def.isolated || def.start_paused
             });
-            if let (Some((_, id, _)), None) = (isolated.next(), isolated.next()) {
-                culprit = Some(id);
+            match &foreign {
+                Some((_, thread)) => {
+                    culprit = isolated
+                        .find(|(_, id, _)| {
+                            let name = self.tests[*id as usize].0.as_bytes();
+                            !thread.is_empty() && name.starts_with(thread.as_bytes())
+                        })
+                        .map(|(_, id, _)| id);
+                }
+                None if polled.is_none() => {
+                    if let (Some((_, id, _)), None) = (isolated.next(), isolated.next()) {
+                        culprit = Some(id);
+                    }
+                }
+                None => {}
             }
         }
         if let (None, Some(Polled::Slot(slot))) = (culprit, polled) {
@@ -629,6 +663,45 @@ impl Supervisor {
             .copied()
             .filter(|id| Some(*id) != culprit)
             .collect();
+        if let (None, Some((tid, thread))) = (culprit, &foreign) {
+            // A thread that a test (or a fixture) spawned crashed: nobody is blamed, the
+            // tests in flight run again, once each.
+            let (again, failed): (Vec<u32>, Vec<u32>) =
+                others.iter().partition(|id| self.rerun.insert(**id));
+            let note = format!(
+                "note: the worker process {cause} on thread `{thread}` (id {tid}), not on the \
+                 runtime thread while a test was polled: no test is blamed (a thread that a \
+                 test or fixture spawned?); the {} test{} in flight ran again in a fresh \
+                 worker",
+                again.len(),
+                if again.len() == 1 { "" } else { "s" }
+            );
+            for id in failed {
+                let ((output, earlier), took) = match slot_of(&worker.tracker, id) {
+                    Some((slot, started)) => {
+                        (worker.tracker.take_output(slot), Some(started.elapsed()))
+                    }
+                    None => ((Vec::new(), Vec::new()), None),
+                };
+                self.report.finished(
+                    id,
+                    Verdict::Failed,
+                    output,
+                    Some(&format!(
+                        "note: the worker process {cause} on thread `{thread}` while this test \
+                         was in flight, for the second time: it is not run again"
+                    )),
+                    took,
+                    earlier,
+                );
+            }
+            self.report.run_error(
+                "a worker process's death".into(),
+                with_note(output_tail, Some(&note)),
+            );
+            self.requeue(again);
+            return;
+        }
         let Some(culprit) = culprit else {
             // Nobody to blame: a task outside any test, the runtime, the harness, or a
             // kill from outside (the OOM killer). Never silent: the run fails with it.

@@ -686,3 +686,30 @@ fn a_test_that_exits_is_retried_with_portaltest_retries() {
         .assert_stdout("test result: FAILED. 0 passed; 1 failed;");
     assert_eq!(read_log(&log).len(), 3);
 }
+
+#[test]
+fn a_crash_on_a_spawned_thread_blames_nobody_and_reruns_the_tests_in_flight() {
+    // Finding 4: a thread that a passing test spawned aborted; the test being polled at
+    // that moment failed with the SIGABRT note and was not run again.
+    let log = log_path("supervisor-thread-crash");
+    let r = crashes_within(
+        &["thread_crash"],
+        &[("PORTALTEST_SAMPLE_LOG", log.to_str().unwrap())],
+    );
+    r.assert_code(101)
+        .assert_stdout("test thread_crash::spawns_a_crashing_thread ... ok")
+        .assert_stdout("test thread_crash::innocent_poller ... ok")
+        .assert_stdout(
+            "note: the worker process was killed by signal 6 (SIGABRT) on thread `aborter`",
+        )
+        .assert_stdout("no test is blamed")
+        .assert_stdout("test result: FAILED. 2 passed; 0 failed;");
+    assert_eq!(
+        read_log(&log)
+            .iter()
+            .filter(|l| *l == "innocent polled")
+            .count(),
+        2,
+        "run again once"
+    );
+}

@@ -352,6 +352,31 @@ mod silent {
     }
 }
 
+mod thread_crash {
+    use super::*;
+
+    /// Passes, leaving a thread that aborts the process 200 ms later.
+    #[portaltest::test]
+    fn spawns_a_crashing_thread() {
+        std::thread::Builder::new()
+            .name("aborter".into())
+            .spawn(|| {
+                std::thread::sleep(Duration::from_millis(200));
+                std::process::abort();
+            })
+            .unwrap();
+    }
+
+    /// Polled (it blocks the runtime thread) when the other test's thread aborts: it
+    /// is innocent, and runs again.
+    #[portaltest::test]
+    fn innocent_poller() {
+        nap(20);
+        log("innocent polled");
+        std::thread::sleep(Duration::from_millis(1_000));
+    }
+}
+
 mod crash_retries {
     use super::*;
 

@@ -13,11 +13,15 @@ use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 
-/// Bytes in a board file.
-pub(crate) const SIZE: u64 = 8;
+/// Bytes in a board file: four words. 0: what is polled ([`Polled::word`]); 1: the
+/// id of the thread that crashed the worker (set by [`catch_crashes`]'s handler); 2
+/// and 3: that thread's name (16 bytes, NUL-padded).
+pub(crate) const SIZE: u64 = 32;
 
-/// The mapped word of this worker, if it is one.
-static WORD: OnceLock<&'static AtomicU64> = OnceLock::new();
+type Words = [AtomicU64; 4];
+
+/// The mapped words of this worker, if it is one.
+static WORD: OnceLock<&'static Words> = OnceLock::new();
 
 /// Maps `file` (made by [`create`]) for this process's life and publishes to it from
 /// now on.
@@ -33,8 +37,8 @@ fn attach(file: &File) -> io::Result<()> {
     // SAFETY: maps `SIZE` bytes of a file that is at least that long, shared and
     // read-write; the kernel chooses the address, so no existing mapping is touched. The
     // mapping is never unmapped (it lives as long as the process, hence `'static`),
-    // page-aligned (so suitably aligned for an `AtomicU64`), and only ever accessed
-    // through that atomic: the supervisor reads the file with `pread`, which sees the
+    // page-aligned (so suitably aligned for `AtomicU64`s), and only ever accessed
+    // through those atomics: the supervisor reads the file with `pread`, which sees the
     // same page but never forms a Rust reference to it.
     let word = unsafe {
         let ptr = libc::mmap(
@@ -48,7 +52,7 @@ fn attach(file: &File) -> io::Result<()> {
         if ptr == libc::MAP_FAILED {
             return Err(io::Error::last_os_error());
         }
-        &*(ptr as *const AtomicU64)
+        &*(ptr as *const Words)
     };
     let _ = WORD.set(word);
     Ok(())
@@ -85,7 +89,7 @@ pub(crate) fn guard_forks() {
             // `AtomicU64` reference stays valid and the child's stores stay its own.
             unsafe {
                 libc::mmap(
-                    *word as *const AtomicU64 as *mut libc::c_void,
+                    *word as *const Words as *mut libc::c_void,
                     SIZE as usize,
                     libc::PROT_READ | libc::PROT_WRITE,
                     libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED,
@@ -154,7 +158,7 @@ impl Polled {
 #[inline]
 pub(crate) fn publish(word: u64) -> u64 {
     match WORD.get() {
-        Some(w) => w.swap(word, Ordering::Relaxed),
+        Some(w) => w[0].swap(word, Ordering::Relaxed),
         None => 0,
     }
 }
@@ -188,6 +192,124 @@ pub(crate) fn open(spec: &std::ffi::OsStr) -> io::Result<()> {
         File::from_raw_fd(fd)
     };
     attach(&file)
+}
+
+/// The signals whose handler notes the crashing thread on the board.
+#[cfg(unix)]
+const CRASH_SIGNALS: [libc::c_int; 5] = [
+    libc::SIGABRT,
+    libc::SIGSEGV,
+    libc::SIGBUS,
+    libc::SIGILL,
+    libc::SIGFPE,
+];
+
+/// The actions installed before [`catch_crashes`], by signal (its index in
+/// [`CRASH_SIGNALS`]).
+#[cfg(unix)]
+static PREVIOUS: [OnceLock<libc::sigaction>; 5] = [const { OnceLock::new() }; 5];
+
+/// From now on a crash signal (SIGABRT, SIGSEGV, SIGBUS, SIGILL, SIGFPE) notes on the
+/// board which thread it hit (its id and name), then goes on as before: the
+/// supervisor can then tell a crash on the runtime thread (a test's) from one on a
+/// thread that a test spawned (nobody's to blame by what is polled).
+#[cfg(unix)]
+pub(crate) fn catch_crashes() {
+    for (i, signal) in CRASH_SIGNALS.into_iter().enumerate() {
+        // SAFETY: `sigaction` gets a fully initialised action whose handler has the
+        // SA_SIGINFO signature, and a valid out-pointer for the previous action, kept
+        // so that the handler can pass the signal on.
+        unsafe {
+            let mut action: libc::sigaction = std::mem::zeroed();
+            action.sa_sigaction = on_crash as *const () as usize;
+            action.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK;
+            libc::sigemptyset(&mut action.sa_mask);
+            let mut old: libc::sigaction = std::mem::zeroed();
+            if libc::sigaction(signal, &action, &mut old) == 0 {
+                let _ = PREVIOUS[i].set(old);
+            }
+        }
+    }
+}
+
+#[cfg(not(unix))]
+pub(crate) fn catch_crashes() {}
+
+#[cfg(unix)]
+extern "C" fn on_crash(signal: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
+    if let (Some(words), false) = (WORD.get(), forked()) {
+        // SAFETY: gettid and prctl(PR_GET_NAME) are system calls, safe in a signal
+        // handler; `name` is the 16 bytes PR_GET_NAME writes.
+        let (tid, name) = unsafe {
+            let mut name = [0u8; 16];
+            libc::prctl(libc::PR_GET_NAME, name.as_mut_ptr());
+            (libc::syscall(libc::SYS_gettid) as u64, name)
+        };
+        // The first crash is the one that counts.
+        if words[1]
+            .compare_exchange(0, tid, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+        {
+            let half = |b: &[u8]| u64::from_ne_bytes(b.try_into().unwrap_or([0; 8]));
+            words[2].store(half(&name[..8]), Ordering::Relaxed);
+            words[3].store(half(&name[8..]), Ordering::Relaxed);
+        }
+    }
+    let previous = CRASH_SIGNALS
+        .iter()
+        .position(|s| *s == signal)
+        .and_then(|i| PREVIOUS[i].get());
+    // SAFETY: `previous` is the action that was installed before ours: its handler is
+    // called with the signature its flags declare, with the arguments we got. Else the
+    // default action is restored (sigaction with a zeroed action is SIG_DFL); a fault
+    // then happens again when this returns, and a signal that was sent (si_code <= 0:
+    // `abort`, `raise`, `kill`) is sent again, delivered once this handler returns.
+    unsafe {
+        match previous {
+            Some(prev)
+                if prev.sa_sigaction != libc::SIG_DFL && prev.sa_sigaction != libc::SIG_IGN =>
+            {
+                if prev.sa_flags & libc::SA_SIGINFO != 0 {
+                    let f: extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void) =
+                        std::mem::transmute(prev.sa_sigaction);
+                    f(signal, info, ctx);
+                } else {
+                    let f: extern "C" fn(libc::c_int) = std::mem::transmute(prev.sa_sigaction);
+                    f(signal);
+                }
+            }
+            _ => {
+                let action: libc::sigaction = std::mem::zeroed();
+                libc::sigaction(signal, &action, std::ptr::null_mut());
+                if (*info).si_code <= 0 {
+                    libc::raise(signal);
+                }
+            }
+        }
+    }
+}
+
+/// The thread that crashed the worker of `board` (its id and name), if its handler
+/// noted one.
+pub(crate) fn crashed_thread(board: &File) -> Option<(u64, String)> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileExt;
+        let mut words = [0u8; 24];
+        board.read_exact_at(&mut words, 8).ok()?;
+        let tid = u64::from_ne_bytes(words[..8].try_into().ok()?);
+        if tid == 0 {
+            return None;
+        }
+        let name = &words[8..];
+        let end = name.iter().position(|b| *b == 0).unwrap_or(name.len());
+        Some((tid, String::from_utf8_lossy(&name[..end]).into_owned()))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = board;
+        None
+    }
 }
 
 /// What the worker of `board` was polling last.
