@@ -842,6 +842,10 @@ impl Supervisor {
                 "it did not finish within its limit and the grace period of {} (it blocks?), so",
                 fmt_duration(self.grace)
             ),
+            Some(Kill::Interrupt) => format!(
+                "the run was interrupted and it did not finish within the grace period of {}, so",
+                fmt_duration(self.grace)
+            ),
             _ => "while it ran,".to_string(),
         };
         let output = with_note(
@@ -874,11 +878,19 @@ impl Supervisor {
         if worker.killed.is_some() {
             return None;
         }
+        // The grace bounds an interrupt in every phase, a teardown's included.
+        let interrupt = worker
+            .cancelled_at
+            .map(|at| (at + self.grace, Kill::Interrupt));
         if let Some((_, until)) = worker.tracker.teardown {
-            return Some((until + self.grace, Kill::Teardown));
+            let teardown = (until + self.grace, Kill::Teardown);
+            return match interrupt {
+                Some(i) if i.0 < teardown.0 => Some(i),
+                _ => Some(teardown),
+            };
         }
-        if let Some(at) = worker.cancelled_at {
-            return Some((at + self.grace, Kill::Interrupt));
+        if interrupt.is_some() {
+            return interrupt;
         }
         let &(at, id) = worker.deadlines.first()?;
         let (limit, why) = limit_of(self.tests[id as usize].1, &self.env_timeout);

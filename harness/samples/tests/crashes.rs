@@ -119,6 +119,7 @@ mod slow_teardown {
     }
 
     async fn wait_long(_: u32) {
+        log("tearing down slowly");
         println!("tearing down slowly");
         tokio::time::sleep(Duration::from_secs(60)).await;
     }

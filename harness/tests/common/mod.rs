@@ -186,11 +186,17 @@ pub fn read_log(p: &Path) -> Vec<String> {
 /// Runs `cmd` (stdout and stderr piped) to its end, or kills it after `limit` and
 /// fails: a run that never ends is a failure, not a hung test suite.
 pub fn run_within(mut cmd: Command, limit: Duration) -> Run {
-    use std::io::Read;
     use std::process::Stdio;
     cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let child = cmd.spawn().expect("cannot run sample");
+    wait_within(child, limit)
+}
+
+/// Waits for `child` (spawned with stdout and stderr piped) to end, or kills it after
+/// `limit` and fails.
+pub fn wait_within(mut child: std::process::Child, limit: Duration) -> Run {
+    use std::io::Read;
     let started = Instant::now();
-    let mut child = cmd.spawn().expect("cannot run sample");
     let mut out = child.stdout.take().unwrap();
     let mut err = child.stderr.take().unwrap();
     let out = std::thread::spawn(move || {
