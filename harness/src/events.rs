@@ -66,6 +66,9 @@ pub(crate) enum Event {
     Warn { text: String },
     /// Every test handed out finished and the fixtures were torn down.
     Done,
+    /// The worker found it had been stopped (SIGSTOP, Ctrl-Z) for `gap`: its deadlines
+    /// moved by as much.
+    Stopped { gap: Duration },
 }
 
 /// From the supervisor, to a worker.
@@ -196,6 +199,7 @@ impl Event {
             Event::Retry { slot, note, took } => {
                 Put::new(13).u32(*slot).opt(note).u64(micros(*took))
             }
+            Event::Stopped { gap } => Put::new(14).u64(micros(*gap)),
         };
         p.finish(out)
     }
@@ -250,6 +254,7 @@ impl Event {
                 note: g.opt()?,
                 took: g.duration()?,
             },
+            14 => Event::Stopped { gap: g.duration()? },
             _ => return None,
         };
         g.0.is_empty().then_some(event)

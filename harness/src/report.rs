@@ -480,6 +480,8 @@ impl Tracker {
             Event::Stray { bytes } => report.stray(&bytes),
             Event::Warn { text } => report.warn(&text),
             Event::Done => self.all_done = true,
+            // The supervisor's business (its deadlines), not the report's.
+            Event::Stopped { .. } => {}
         }
         Followup::None
     }

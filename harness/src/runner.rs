@@ -475,6 +475,9 @@ fn worker_main(board: std::ffi::OsString) -> ExitCode {
             Ok(started) => started,
             Err(err) => return usage_error(&format!("portaltest worker: {err}")),
         };
+        // A stop of this worker moves its deadlines; the supervisor's move with them.
+        let stops = link.clone();
+        crate::realtime::on_stop(move |gap| stops.send(&crate::events::Event::Stopped { gap }));
         crate::logging::install_tracing(&env);
         crate::panics::install_panic_hook(env.backtraces);
         let capture = if capture { Capture::inherited() } else { None };

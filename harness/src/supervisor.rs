@@ -136,6 +136,51 @@ struct Worker {
     took_any: bool,
     /// Its process id (which is also its runtime thread's).
     pid: Option<i32>,
+    /// It is not killed for a deadline before this (a fresh grace after a stop).
+    not_before: Option<Instant>,
+}
+
+impl Worker {
+    /// Moves every deadline of this worker `by` later (it was stopped that long).
+    fn shift(&mut self, by: Duration) {
+        self.deadlines = self
+            .deadlines
+            .iter()
+            .map(|(at, id)| (*at + by, *id))
+            .collect();
+        for at in self.deadline_by_id.values_mut() {
+            *at += by;
+        }
+        if let Some((_, until)) = &mut self.tracker.teardown {
+            *until += by;
+        }
+        if let Some(at) = &mut self.cancelled_at {
+            *at += by;
+        }
+    }
+
+    /// Whether its process is stopped now (SIGSTOP, SIGTSTP): it is then not judged.
+    fn is_stopped(&self) -> bool {
+        let Some(pid) = self.pid else { return false };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            return false;
+        };
+        let state = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.trim_start().chars().next());
+        matches!(state, Some('T') | Some('t'))
+    }
+
+    /// Sends `signal` to its process group.
+    fn signal_group(&self, signal: i32) {
+        if let Some(pid) = self.pid.filter(|p| *p > 0) {
+            // SAFETY: kill() has no memory-safety preconditions; the worker leads its
+            // own process group and is not reaped yet (it is in `workers`).
+            unsafe {
+                libc::kill(-pid, signal);
+            }
+        }
+    }
 }
 
 enum Msg {
@@ -180,6 +225,10 @@ impl Supervisor {
         let (msgs_tx, mut msgs) = mpsc::unbounded_channel();
         let mut sigint = signal(SignalKind::interrupt()).ok();
         let mut sigterm = signal(SignalKind::terminate()).ok();
+        // Ctrl-Z stops the workers too (they lead process groups of their own, which
+        // the terminal does not stop), and `fg` continues them with a fresh grace.
+        let mut sigtstp = signal(SignalKind::from_raw(libc::SIGTSTP)).ok();
+        let mut sigcont = signal(SignalKind::from_raw(libc::SIGCONT)).ok();
         self.spawn_workers(&msgs_tx).await;
         loop {
             // Done; or interrupted; or tests are left that no worker could start (the
@@ -195,6 +244,9 @@ impl Supervisor {
                 }
             };
             tokio::select! {
+                // Events and signals before deadlines: after a stop, whatever arrived
+                // meanwhile and the SIGCONT are seen before a deadline that passed.
+                biased;
                 msg = msgs.recv() => {
                     if let Some(msg) = msg {
                         self.on_msg(msg, &msgs_tx).await;
@@ -206,6 +258,8 @@ impl Supervisor {
                 }
                 Some(()) = recv_signal(&mut sigint) => self.on_signal("SIGINT").await,
                 Some(()) = recv_signal(&mut sigterm) => self.on_signal("SIGTERM").await,
+                Some(()) = recv_signal(&mut sigtstp) => self.on_stop(),
+                Some(()) = recv_signal(&mut sigcont) => self.on_continue(),
                 () = sleep => self.on_deadline(),
             }
         }
@@ -389,6 +443,7 @@ impl Supervisor {
                 deadline_by_id: HashMap::new(),
                 took_any: false,
                 pid,
+                not_before: None,
             },
         );
         Ok(())
@@ -396,6 +451,14 @@ impl Supervisor {
 
     async fn on_msg(&mut self, msg: Msg, msgs: &mpsc::UnboundedSender<Msg>) {
         match msg {
+            Msg::Event(index, Event::Stopped { gap }) => {
+                // The worker was stopped: what it must do by when moves as much, and it
+                // gets a fresh grace.
+                if let Some(worker) = self.workers.get_mut(&index) {
+                    worker.shift(gap);
+                    worker.not_before = Some(Instant::now() + self.grace);
+                }
+            }
             Msg::Event(index, event) => {
                 // One deadline per try: a test's limit counts from its start, and again
                 // from each retry (the worker's own clock restarts there too).
@@ -873,8 +936,14 @@ impl Supervisor {
             .min()
     }
 
-    /// When `worker` must have shown progress, and why it is killed if not.
+    /// When `worker` must have shown progress, and why it is killed if not (never
+    /// before its fresh grace after a stop).
     fn worker_deadline(&self, worker: &Worker) -> Option<(Instant, Kill)> {
+        let (at, kill) = self.worker_deadline_raw(worker)?;
+        Some((worker.not_before.map_or(at, |nb| at.max(nb)), kill))
+    }
+
+    fn worker_deadline_raw(&self, worker: &Worker) -> Option<(Instant, Kill)> {
         if worker.killed.is_some() {
             return None;
         }
@@ -928,11 +997,38 @@ impl Supervisor {
             .collect();
         for (index, kill) in due {
             if let Some(worker) = self.workers.get_mut(&index) {
+                // A stopped worker is not hanging: it is judged a grace after it runs.
+                if !matches!(kill, Kill::Interrupt | Kill::Second) && worker.is_stopped() {
+                    worker.not_before = Some(now + self.grace);
+                    continue;
+                }
                 worker.killed = Some(kill);
                 if let Some(kill) = worker.kill.take() {
                     let _ = kill.send(());
                 }
             }
+        }
+    }
+
+    /// Ctrl-Z (SIGTSTP): the workers stop, then the supervisor.
+    fn on_stop(&mut self) {
+        for worker in self.workers.values() {
+            worker.signal_group(libc::SIGSTOP);
+        }
+        // SAFETY: raise() has no memory-safety preconditions; SIGSTOP stops this
+        // process until a SIGCONT (`fg`), and then raise returns.
+        unsafe {
+            libc::raise(libc::SIGSTOP);
+        }
+    }
+
+    /// SIGCONT (`fg`, or after any stop of the supervisor): the workers go on too, and
+    /// no deadline that passed while the run stood still kills one before a grace.
+    fn on_continue(&mut self) {
+        let fresh = Instant::now() + self.grace;
+        for worker in self.workers.values_mut() {
+            worker.signal_group(libc::SIGCONT);
+            worker.not_before = Some(fresh);
         }
     }
 

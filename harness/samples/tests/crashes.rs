@@ -378,6 +378,18 @@ mod thread_crash {
     }
 }
 
+mod stop {
+    use super::*;
+
+    /// Awaits 1.5 s under a 2 s limit: a stop of the run (Ctrl-Z, SIGSTOP) in between
+    /// must not make it time out, nor count as a hang.
+    #[portaltest::test(timeout = "2s")]
+    fn awaits_under_its_limit() {
+        log_pid("stop me");
+        nap(1_500);
+    }
+}
+
 mod crash_retries {
     use super::*;
 

@@ -108,6 +108,7 @@ impl Link {
                 | Event::Output { .. }
                 | Event::FixtureSetup { .. }
                 | Event::Teardown { .. }
+                | Event::Stopped { .. }
                 | Event::Done
         );
         let mut out = self.out.lock().unwrap_or_else(|e| e.into_inner());
