@@ -4,17 +4,67 @@
 //! A worker asks for tests, runs them interleaved on its runtime and streams
 //! [`Event`]s back over a Unix socket (its stdin); its stdout and stderr go to a
 //! capture file that the supervisor reads when the worker dies. Around every poll the
-//! worker publishes on its [`board`] which test it is polling, so that when it dies (an
-//! abort, a signal, `process::exit`, a kill after a hang) the supervisor knows whom to
-//! blame:
+//! worker publishes on its [`board`] which test it is polling, and its crash handler
+//! notes there which thread a crash signal hit, so that when it dies (an abort, a
+//! signal, `process::exit`, a kill after a hang) the supervisor knows whom to blame.
 //!
-//! * the test being polled fails with the cause and the output it captured;
+//! # The rules
+//!
+//! The state machine is a worker's life (started, handed tests, running, told to end
+//! or cancelled, exited) times each test's (queued, handed out, started, tried,
+//! reported) times the signals (Ctrl-C/SIGTERM once and twice, SIGTSTP/SIGCONT, a kill
+//! of a worker or of the supervisor). These rules hold in every combination; each is
+//! kept true by an end-to-end test in `harness/tests/supervisor.rs` and by the
+//! randomized fault injection in `harness/tests/faults.rs`.
+//!
+//! 1. **One deadline per try.** A test's deadline (its limit plus the grace) is armed
+//!    at its start and again at each retry.
+//! 2. **A stop is not a hang.** The worker's deadlines run on a clock that a stop of
+//!    the process does not advance ([`crate::realtime`]); a worker that finds it was
+//!    stopped tells the supervisor, which moves that worker's deadlines as much; a
+//!    worker that is stopped is not judged; Ctrl-Z stops the workers with the
+//!    supervisor, and after any SIGCONT every worker gets a fresh grace.
+//! 3. **Retries cover crashes.** A try that ends its worker (crash, `exit`, a kill
+//!    after a hang) runs again in a fresh worker while the test has retries left (one
+//!    budget per test: the new worker is told the tries used); each try's output comes
+//!    under its own `---- try N of M ----` heading, and JUnit gets a rerun entry per
+//!    try. A fixture whose setup crashed is not set up again, so its users are not
+//!    retried.
+//! 4. **Blame needs the thread.** A crash is blamed on a test only when it happened on
+//!    the runtime thread while that test was polled (or on an isolated test's own
+//!    thread). A crash signal on another thread (a thread a test spawned) blames
+//!    nobody: the note names the thread, and the tests in flight run again, once each.
+//!    A death with no test polled re-runs the tests in flight at most
+//!    [`BLAMELESS_DEATHS`] times.
+//! 5. **Only the worker reports.** A child that a test forks without exec never
+//!    reports, never publishes on the board: it ends quietly (`_exit(0)`) when it
+//!    reaches the harness.
+//! 6. **Early deaths end the run.** A worker that dies before it is handed a test,
+//!    [`EARLY_DEATHS`] times in a row, ends the run with its exit status and output.
+//! 7. **A worker ends with its process.** Its end is its exit (reaped by `waitpid`),
+//!    whatever holds its socket; what it wrote is then read to the end.
+//! 8. **Nothing is left behind.** Each worker leads a process group of its own, which
+//!    is SIGKILLed when the worker is killed and when it has ended; a worker whose
+//!    supervisor is gone (the end of its link) kills its group, itself included.
+//!    Workers start from the running binary (`/proc/self/exe`), so a rebuild or delete
+//!    of the test binary changes nothing; the board is an unnamed file.
+//! 9. **The grace bounds Ctrl-C.** After Ctrl-C or SIGTERM, a worker that has not
+//!    finished within the grace is killed, whatever it runs (a test, a cleanup, a
+//!    teardown); a second signal kills at once.
+//! 10. **Every death is reported.** A worker's death is a test's failure, a fixture's
+//!     teardown error or a run error; never silent, and never an exit code of 0.
+//! 11. **`started` before every result**, in every format, also for a test whose
+//!     worker died before its start was sent.
+//!
+//! What a death means for the tests in flight:
+//!
+//! * the test being polled fails with the cause and the output it captured (or runs
+//!   again, rule 3);
 //! * the tests in flight beside it run again in a fresh worker (nothing is reported
 //!   twice: a result is printed when it arrives, and only tests without one run again);
 //! * a death while a fixture was being set up fails that test and marks the fixture
 //!   broken: the tests that use it later fail naming it, instead of crashing worker
-//!   after worker; a death while no test was polled re-runs the tests in flight, at
-//!   most [`BLAMELESS_DEATHS`] times.
+//!   after worker.
 //!
 //! A test past its time limit that does not yield within the grace period
 //! ([`GRACE_ENV`](crate::GRACE_ENV)) gets its worker killed, and so does a teardown past
