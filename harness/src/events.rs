@@ -87,6 +87,18 @@ pub(crate) enum Command {
     Tried { id: u32, tries: u32 },
 }
 
+/// The most output bytes in one event: bigger output goes in several.
+pub(crate) const MAX_CHUNK: usize = 1 << 20;
+
+/// A length as the frame's `u32`; beyond it the frame could not be read back (the
+/// senders keep far below: output goes in [`MAX_CHUNK`]s).
+fn len32(n: usize) -> u32 {
+    u32::try_from(n)
+        .ok()
+        .filter(|n| *n != u32::MAX)
+        .expect("portaltest: an event field of 4 GiB or more")
+}
+
 /// Appends fields to a frame.
 struct Put(Vec<u8>);
 
@@ -103,7 +115,7 @@ impl Put {
         self
     }
     fn bytes(self, b: &[u8]) -> Put {
-        let mut p = self.u32(b.len() as u32);
+        let mut p = self.u32(len32(b.len()));
         p.0.extend_from_slice(b);
         p
     }
@@ -114,7 +126,7 @@ impl Put {
         }
     }
     fn finish(mut self, out: &mut Vec<u8>) {
-        let len = (self.0.len() - 4) as u32;
+        let len = len32(self.0.len() - 4);
         self.0[..4].copy_from_slice(&len.to_le_bytes());
         out.extend_from_slice(&self.0);
     }
@@ -266,7 +278,7 @@ impl Command {
     pub(crate) fn encode(&self, out: &mut Vec<u8>) {
         let p = match self {
             Command::Run { ids } => {
-                let mut p = Put::new(1).u32(ids.len() as u32);
+                let mut p = Put::new(1).u32(len32(ids.len()));
                 for id in ids {
                     p = p.u32(*id);
                 }

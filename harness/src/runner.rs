@@ -246,8 +246,9 @@ fn run_cli(cli: Cli) -> ExitCode {
         return run_in_process(&cli, env, plan, names, logfile);
     }
     // The supervisor's printer writes to this process's stdout: nothing is captured
-    // here (the workers' output is).
-    let printer = Printer::stdout(args);
+    // here (the workers' output is); from a thread of its own, so that a stalled
+    // consumer never stalls the supervisor's handling of events, deadlines, signals.
+    let printer = Printer::stdout_in_background(args);
     let report = make_report(
         &cli,
         &env,

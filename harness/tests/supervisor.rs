@@ -804,3 +804,62 @@ fn a_stopped_worker_is_not_a_hang() {
         worker.to_string()
     });
 }
+
+#[test]
+fn big_output_arrives_whole_and_in_order() {
+    // Item 5: output goes in bounded chunks (no `as u32` length can wrap).
+    let r = crashes_within(&["loud::fails_loudly"], &[]);
+    r.assert_code(101)
+        .assert_stdout("line 000000 ....")
+        .assert_stdout("line 099999 ....")
+        .assert_stdout("loud failure");
+    let section = r.failure_section();
+    let numbers: Vec<u32> = section
+        .lines()
+        .filter_map(|l| l.strip_prefix("line ")?.get(..6)?.parse().ok())
+        .collect();
+    assert_eq!(numbers.len(), 100_000);
+    assert!(numbers.windows(2).all(|w| w[0] + 1 == w[1]), "out of order");
+}
+
+#[test]
+fn a_stalled_stdout_does_not_stall_ctrl_c() {
+    // Item 5: the supervisor printed with blocking writes in its event loop, so a
+    // consumer that stopped reading also stopped Ctrl-C from reaching the workers.
+    let log = log_path("supervisor-stalled-stdout");
+    let mut cmd = sample_command(
+        &binaries()["crashes"],
+        &["loud::", "-Z", "unstable-options", "--format", "json"],
+        &[("PORTALTEST_SAMPLE_LOG", log.to_str().unwrap())],
+    );
+    // stdout is a pipe that nobody reads until the end.
+    cmd.stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let worker: u32 = wait_for_log(&log, "loud waiting ", Duration::from_secs(30))
+        .parse()
+        .unwrap();
+    wait_for_log(&log, "printed", Duration::from_secs(30));
+    let sent = std::process::Command::new("kill")
+        .args(["-s", "INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    // The worker gets the Ctrl-C, cancels its test and ends: while stdout is stalled.
+    let ended = wait_gone(worker, Duration::from_secs(30));
+    // Read stdout only now (the run can then finish either way).
+    let mut out = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut b = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut out, &mut b);
+        b
+    });
+    let status = child.wait().unwrap();
+    let stdout = String::from_utf8_lossy(&reader.join().unwrap()).into_owned();
+    assert!(
+        ended,
+        "the worker was not told of the Ctrl-C while stdout was stalled"
+    );
+    assert_eq!(status.code(), Some(130));
+    assert!(stdout.contains(r#""name": "loud::fails_loudly", "event": "failed""#));
+}

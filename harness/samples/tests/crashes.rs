@@ -390,6 +390,28 @@ mod stop {
     }
 }
 
+mod loud {
+    use super::*;
+
+    /// Prints 3 MiB (several event chunks), numbered lines, then fails.
+    #[portaltest::test]
+    fn fails_loudly() {
+        nap(20);
+        for n in 0..100_000 {
+            println!("line {n:06} ..........................");
+        }
+        log("printed");
+        panic!("loud failure");
+    }
+
+    /// Waits long: only Ctrl-C ends it.
+    #[portaltest::test]
+    fn waits() {
+        log_pid("loud waiting");
+        nap(60_000);
+    }
+}
+
 mod crash_retries {
     use super::*;
 
