@@ -215,6 +215,33 @@ static PREVIOUS: [OnceLock<libc::sigaction>; 5] = [const { OnceLock::new() }; 5]
 /// thread that a test spawned (nobody's to blame by what is polled).
 #[cfg(unix)]
 pub(crate) fn catch_crashes() {
+    // A portal's stack overflow aborts from inside the SIGSEGV handler, on the calling
+    // thread's alternate signal stack: our SIGABRT handler then runs there too, and
+    // std's alternate stack for the main thread is too small for the two frames (the
+    // kernel would kill the process with SIGSEGV instead). The runtime thread (this
+    // one) gets a roomy alternate stack.
+    const ALT_STACK: usize = 256 * 1024;
+    // SAFETY: maps fresh anonymous memory (the kernel picks the address) and makes it
+    // this thread's alternate signal stack; it is never unmapped (the runtime thread
+    // lives as long as the worker), so the stack stays valid while it is installed.
+    unsafe {
+        let stack = libc::mmap(
+            std::ptr::null_mut(),
+            ALT_STACK,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        );
+        if stack != libc::MAP_FAILED {
+            let alt = libc::stack_t {
+                ss_sp: stack,
+                ss_flags: 0,
+                ss_size: ALT_STACK,
+            };
+            libc::sigaltstack(&alt, std::ptr::null_mut());
+        }
+    }
     for (i, signal) in CRASH_SIGNALS.into_iter().enumerate() {
         // SAFETY: `sigaction` gets a fully initialised action whose handler has the
         // SA_SIGINFO signature, and a valid out-pointer for the previous action, kept
