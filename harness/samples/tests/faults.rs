@@ -65,10 +65,10 @@ fn behave(name: &str) {
     println!("{name} does {behaviour}");
     match behaviour.as_str() {
         "pass" => nap(50),
-        // Holds the runtime thread for a while, well within the limit, then passes.
+        // Holds the runtime thread for a while, within the limit, then passes.
         "busy" => {
             nap(20);
-            std::thread::sleep(Duration::from_millis(400));
+            std::thread::sleep(Duration::from_millis(600));
         }
         "fail" => {
             nap(30);
