@@ -55,6 +55,8 @@
 //!     teardown error or a run error; never silent, and never an exit code of 0.
 //! 11. **`started` before every result**, in every format, also for a test whose
 //!     worker died before its start was sent.
+//! 12. **Printing never stalls the supervisor.** Results go to stdout from a thread of
+//!     their own; output comes in bounded chunks (no frame near the `u32` length).
 //!
 //! What a death means for the tests in flight:
 //!
