@@ -217,18 +217,21 @@ impl Report {
                     .collect(),
             });
         }
-        let mut shown = Vec::new();
-        if verdict == Verdict::Failed {
+        let shown = if verdict == Verdict::Failed && !earlier.is_empty() {
             // Every try's output, in order.
+            let mut shown = Vec::new();
             for (i, a) in earlier.iter().enumerate() {
                 shown.extend_from_slice(format!("---- try {} of {tries} ----\n", i + 1).as_bytes());
-                shown = with_note([shown, a.output.clone()].concat(), a.note.as_deref());
+                shown.extend_from_slice(&a.output);
+                shown = with_note(shown, a.note.as_deref());
             }
-            if !earlier.is_empty() {
-                shown.extend_from_slice(format!("---- try {tries} of {tries} ----\n").as_bytes());
-            }
-        }
-        shown.extend_from_slice(&output);
+            shown.extend_from_slice(format!("---- try {tries} of {tries} ----\n").as_bytes());
+            shown.extend_from_slice(&output);
+            shown
+        } else {
+            // One try: its output as it is, not a copy (it may be big).
+            output
+        };
         let output = with_note(shown, note);
         let outcome = match verdict {
             Verdict::Passed if tries > 1 => Outcome::Flaky(tries),

@@ -393,11 +393,16 @@ mod stop {
 mod loud {
     use super::*;
 
-    /// Prints 3 MiB (several event chunks), numbered lines, then fails.
+    /// Prints 3 MiB (several event chunks; PORTALTEST_SAMPLE_LOUD_LINES lines of 37
+    /// bytes, default 100,000), numbered lines, then fails.
     #[portaltest::test]
     fn fails_loudly() {
         nap(20);
-        for n in 0..100_000 {
+        let lines: u32 = std::env::var("PORTALTEST_SAMPLE_LOUD_LINES")
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(100_000);
+        for n in 0..lines {
             println!("line {n:06} ..........................");
         }
         log("printed");
