@@ -51,6 +51,9 @@ const RED: &str = "\x1b[31m";
 const YELLOW: &str = "\x1b[33m";
 const RESET: &str = "\x1b[0m";
 
+/// The most bytes a [`Background`] takes in one write.
+const BACKGROUND_CHUNK: usize = 64 * 1024;
+
 /// A writer that hands what it is given to a thread that writes it to stdout.
 struct Background {
     tx: Option<std::sync::mpsc::Sender<Vec<u8>>>,
@@ -83,11 +86,15 @@ impl Background {
 }
 
 impl Write for Background {
+    /// Takes at most [`BACKGROUND_CHUNK`] bytes a call (`write_all` loops): a big
+    /// output is queued in pieces that the thread writes and frees as it goes, not
+    /// copied whole beside the original.
     fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        let n = bytes.len().min(BACKGROUND_CHUNK);
         if let Some(tx) = &self.tx {
-            let _ = tx.send(bytes.to_vec());
+            let _ = tx.send(bytes[..n].to_vec());
         }
-        Ok(bytes.len())
+        Ok(n)
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
