@@ -428,9 +428,14 @@ impl Supervisor {
             let mut chunk = vec![0u8; 64 * 1024];
             let mut exited = std::pin::pin!(exited_rx);
             let mut draining = false;
+            // Far more than a socket buffer holds: what a process that escaped the
+            // worker's group (and kept the socket) writes after its end is not read.
+            let mut drain_left = 1024;
             loop {
                 let n = if draining {
+                    drain_left -= 1;
                     match rx.try_read(&mut chunk) {
+                        _ if drain_left == 0 => break,
                         Ok(0) | Err(_) => break,
                         Ok(n) => n,
                     }
