@@ -101,6 +101,10 @@ use crate::worker::limit_of;
 /// flight fail instead of running again.
 const BLAMELESS_DEATHS: u32 = 3;
 
+/// A wake-up this much past a deadline means the supervisor did not run meanwhile
+/// (stopped, or starved): nobody is judged on it.
+const STOPPED_GAP: Duration = Duration::from_millis(750);
+
 /// How many workers in a row may end before they are handed a test before the run
 /// stops starting them.
 const EARLY_DEATHS: u32 = 3;
@@ -312,7 +316,30 @@ impl Supervisor {
                 Some(()) = recv_signal(&mut sigterm) => self.on_signal("SIGTERM").await,
                 Some(()) = recv_signal(&mut sigtstp) => self.on_stop(),
                 Some(()) = recv_signal(&mut sigcont) => self.on_continue(),
-                () = sleep => self.on_deadline(),
+                () = sleep => {
+                    // Woken long after the deadline: this process did not run (it was
+                    // stopped, or starved); what the workers did meanwhile is unread.
+                    // Judge nobody now: every worker gets a fresh grace.
+                    let late = deadline.map_or(Duration::ZERO, |at| at.elapsed());
+                    if late > STOPPED_GAP {
+                        self.on_continue();
+                        continue;
+                    }
+                    // Before judging, let the readers and the signal driver catch up
+                    // (each yield lets the runtime poll its sockets and signals once):
+                    // an event or a SIGCONT that is there must count first.
+                    for _ in 0..3 {
+                        tokio::task::yield_now().await;
+                    }
+                    while let Ok(msg) = msgs.try_recv() {
+                        self.on_msg(msg, &msgs_tx).await;
+                    }
+                    if poll_signal(&mut sigcont) {
+                        self.on_continue();
+                        continue;
+                    }
+                    self.on_deadline();
+                }
             }
         }
         let not_run = match self.interrupted {
@@ -1141,6 +1168,15 @@ fn kill_group(pid: Option<i32>) {
             libc::kill(-pid, libc::SIGKILL);
         }
     }
+}
+
+/// Whether `signal` has arrived (without waiting).
+fn poll_signal(signal: &mut Option<tokio::signal::unix::Signal>) -> bool {
+    let Some(signal) = signal else {
+        return false;
+    };
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    matches!(signal.poll_recv(&mut cx), std::task::Poll::Ready(Some(())))
 }
 
 /// Waits for a signal, or forever if it could not be registered.
