@@ -23,7 +23,9 @@
 //!    the process does not advance ([`crate::realtime`]); a worker that finds it was
 //!    stopped tells the supervisor, which moves that worker's deadlines as much; a
 //!    worker that is stopped is not judged; Ctrl-Z stops the workers with the
-//!    supervisor, and after any SIGCONT every worker gets a fresh grace.
+//!    supervisor, and after any SIGCONT every worker gets a fresh grace, as it does
+//!    when the supervisor wakes long past a deadline (it was stopped itself); before
+//!    judging, the supervisor reads what has arrived.
 //! 3. **Retries cover crashes.** A try that ends its worker (crash, `exit`, a kill
 //!    after a hang) runs again in a fresh worker while the test has retries left (one
 //!    budget per test: the new worker is told the tries used); each try's output comes
