@@ -66,6 +66,9 @@ pub(crate) enum Event {
     Warn { text: String },
     /// Every test handed out finished and the fixtures were torn down.
     Done,
+    /// The worker found it had been stopped (SIGSTOP, Ctrl-Z) for `gap`: its deadlines
+    /// moved by as much.
+    Stopped { gap: Duration },
 }
 
 /// From the supervisor, to a worker.
@@ -79,6 +82,21 @@ pub(crate) enum Command {
     Cancel,
     /// Fixture `name` crashed a worker while being set up: fail its users with `cause`.
     Broken { name: String, cause: String },
+    /// Test `id` already had `tries` tries (ended by crashes of other workers): it has
+    /// that many fewer retries left here.
+    Tried { id: u32, tries: u32 },
+}
+
+/// The most output bytes in one event: bigger output goes in several.
+pub(crate) const MAX_CHUNK: usize = 1 << 20;
+
+/// A length as the frame's `u32`; beyond it the frame could not be read back (the
+/// senders keep far below: output goes in [`MAX_CHUNK`]s).
+fn len32(n: usize) -> u32 {
+    u32::try_from(n)
+        .ok()
+        .filter(|n| *n != u32::MAX)
+        .expect("portaltest: an event field of 4 GiB or more")
 }
 
 /// Appends fields to a frame.
@@ -97,7 +115,7 @@ impl Put {
         self
     }
     fn bytes(self, b: &[u8]) -> Put {
-        let mut p = self.u32(b.len() as u32);
+        let mut p = self.u32(len32(b.len()));
         p.0.extend_from_slice(b);
         p
     }
@@ -108,7 +126,7 @@ impl Put {
         }
     }
     fn finish(mut self, out: &mut Vec<u8>) {
-        let len = (self.0.len() - 4) as u32;
+        let len = len32(self.0.len() - 4);
         self.0[..4].copy_from_slice(&len.to_le_bytes());
         out.extend_from_slice(&self.0);
     }
@@ -193,6 +211,7 @@ impl Event {
             Event::Retry { slot, note, took } => {
                 Put::new(13).u32(*slot).opt(note).u64(micros(*took))
             }
+            Event::Stopped { gap } => Put::new(14).u64(micros(*gap)),
         };
         p.finish(out)
     }
@@ -247,6 +266,7 @@ impl Event {
                 note: g.opt()?,
                 took: g.duration()?,
             },
+            14 => Event::Stopped { gap: g.duration()? },
             _ => return None,
         };
         g.0.is_empty().then_some(event)
@@ -258,7 +278,7 @@ impl Command {
     pub(crate) fn encode(&self, out: &mut Vec<u8>) {
         let p = match self {
             Command::Run { ids } => {
-                let mut p = Put::new(1).u32(ids.len() as u32);
+                let mut p = Put::new(1).u32(len32(ids.len()));
                 for id in ids {
                     p = p.u32(*id);
                 }
@@ -269,6 +289,7 @@ impl Command {
             Command::Broken { name, cause } => {
                 Put::new(4).bytes(name.as_bytes()).bytes(cause.as_bytes())
             }
+            Command::Tried { id, tries } => Put::new(5).u32(*id).u32(*tries),
         };
         p.finish(out)
     }
@@ -290,6 +311,10 @@ impl Command {
             4 => Command::Broken {
                 name: g.string()?,
                 cause: g.string()?,
+            },
+            5 => Command::Tried {
+                id: g.u32()?,
+                tries: g.u32()?,
             },
             _ => return None,
         };

@@ -202,8 +202,9 @@ pub fn fixture_get<T: 'static>(
                 // The initialisation is a task of its own, so that a test that times out
                 // while waiting for it does not cancel it for the others.
                 if let Some(cause) = crate::worker::fixture_broken(name) {
+                    // Every user says it the same way: "fixture `NAME` failed: CAUSE".
                     *state.slot.borrow_mut() = Slot::Failed(cause.clone());
-                    panic!("{cause}");
+                    panic!("fixture `{name}` failed: {cause}");
                 }
                 attribution::spawn_for_current_test(name, move |spawner| async move {
                     let portal = stackportal::Builder::new()

@@ -136,7 +136,8 @@
 //! libtest's: filters (several, `cargo test -- users api`: a test runs if any matches;
 //! with `--exact`, if its whole name is one of them), `--skip`, `--exact`, `--ignored`,
 //! `--include-ignored`, `--list` (`NAME: test` lines, then `N tests, 0 benchmarks`
-//! except in the terse format that cargo-nextest reads), `--format
+//! except in the terse format that cargo-nextest reads; with `--format json`,
+//! libtest's JSON listing: `discovery`, a `discovered` line per test, `completed`), `--format
 //! pretty|terse|json|junit` (see [JUnit reports](#junit-reports)),
 //! `-q`, `--color`, `--test-threads N` (`0` is rejected; per worker process),
 //! `--nocapture`,
@@ -187,7 +188,18 @@
 //!   running`) and the output it had captured; the tests in flight beside it run again
 //!   in a fresh worker and are reported once, normally. A crash while a fixture is
 //!   being set up fails the test it was set up for and marks the fixture broken: the
-//!   tests that use it later fail naming it, rather than crash worker after worker.
+//!   tests that use it later fail naming it, rather than crash worker after worker. A
+//!   crash signal on a thread that a test spawned (not the runtime thread) blames no
+//!   test: the note names the thread and the tests in flight run again, once. A death
+//!   with no test to blame (the OOM killer, a task's crash) is reported and fails the
+//!   run; workers that die before they get a test three times in a row end the run
+//!   with their exit status and output.
+//! * **Forks and leftovers**: a child that a test forks never reports (it ends
+//!   quietly when it gets back into the harness); each worker leads a process group,
+//!   killed with everything in it when the worker is killed, when it has ended, and
+//!   when the supervisor dies. The run ends when the worker has exited, whatever still
+//!   holds its pipes. Workers start from the running binary, so rebuilding or deleting
+//!   the test binary during a run changes nothing.
 //! * **Hangs**: a test past its time limit is cancelled when it next yields; one that
 //!   does not yield (it blocks the runtime thread) within the grace period,
 //!   [`GRACE_ENV`] (default 5 s), gets its worker killed and is reported as timed out
@@ -199,19 +211,22 @@
 //!   (their stacks unwind, their `guard`s run), the fixtures are torn down; the results
 //!   so far are printed, then the cancelled and never-started tests by name, and the
 //!   exit code is 130 (SIGINT) or 143 (SIGTERM). A worker that has not finished within
-//!   the grace period is killed; a second Ctrl-C kills at once.
+//!   the grace period is killed, teardowns included; a second Ctrl-C kills at once.
+//! * **Ctrl-Z** stops the workers with the run, and `fg` continues them; a stop
+//!   (SIGSTOP, a suspended machine) never counts against a test's limit or as a hang.
 //! * **All cores**: [`JOBS_ENV`] `=N` (or `auto`: one per core) runs `N` workers that
 //!   take tests from one queue as they free up, each on its own runtime with its own
 //!   fixtures (created lazily, torn down per worker). The default is one worker: one
 //!   shared async context, as the rest of these docs assume. `--test-threads` caps the
 //!   tests in flight in each worker. The output is the same as with one worker.
 //!
-//! What stays in one process: `--list`, and a run of a single test selected with
-//! `--exact` (what cargo-nextest does for each test, so it starts in milliseconds).
-//! For a debugger or a profiler, which should see the tests in the process it
-//! started, set [`IN_PROCESS_ENV`]: `PORTALTEST_IN_PROCESS=1 gdb --args
-//! target/debug/deps/api-... users::creates_user` (or `--exact NAME` alone). In one
-//! process a crash ends the run as it does under libtest, and Ctrl-C ends it at once.
+//! What stays in one process: `--list`, a run of a single test selected with
+//! `--exact` (what cargo-nextest does for each test, so it starts in milliseconds),
+//! and a run under a debugger or tracer (Linux: `TracerPid` in `/proc/self/status`;
+//! one line on stderr says so), so that `gdb --args target/debug/deps/api-...` stops
+//! at breakpoints in tests. [`IN_PROCESS_ENV`] (`PORTALTEST_IN_PROCESS=1`) asks for it
+//! explicitly (profilers, a debugger attached later). In one process a crash ends the
+//! run as it does under libtest, and Ctrl-C ends it at once.
 //!
 //! ## Retries and flaky tests
 //!
@@ -220,7 +235,10 @@
 //! A test that passes on a retry is *flaky*: `test NAME ... ok (flaky: passed on try
 //! 2)`, a list of the flaky tests after the failures, `"flaky": true` in JSON, a
 //! `flakyFailure` per failed try in the JUnit report. A test that fails every try
-//! fails, with every try's output. Cancellations and crashes are not retried.
+//! fails, with every try's output under a `---- try N of M ----` heading. A try that
+//! crashes its worker (abort, signal, `exit`, a kill after a hang) is retried too, in a
+//! fresh worker, from the same budget. Cancellations are not retried, nor the users of
+//! a fixture whose setup crashed.
 //!
 //! ## JUnit reports
 //!

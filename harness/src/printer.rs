@@ -51,6 +51,66 @@ const RED: &str = "\x1b[31m";
 const YELLOW: &str = "\x1b[33m";
 const RESET: &str = "\x1b[0m";
 
+/// The most bytes a [`Background`] takes in one write.
+const BACKGROUND_CHUNK: usize = 64 * 1024;
+
+/// A writer that hands what it is given to a thread that writes it to stdout.
+struct Background {
+    tx: Option<std::sync::mpsc::Sender<Vec<u8>>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Background {
+    fn start() -> Option<Background> {
+        let (tx, rx) = std::sync::mpsc::channel::<Vec<u8>>();
+        let thread = std::thread::Builder::new()
+            .name("portaltest-stdout".into())
+            .spawn(move || {
+                let mut out = std::io::stdout().lock();
+                for chunk in rx {
+                    if out.write_all(&chunk).is_err() {
+                        // stdout is gone (EPIPE): the rest is dropped, as a direct
+                        // write's error would be.
+                        return;
+                    }
+                    // Nothing more queued: what was printed shows now.
+                    let _ = out.flush();
+                }
+            })
+            .ok()?;
+        Some(Background {
+            tx: Some(tx),
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Write for Background {
+    /// Takes at most [`BACKGROUND_CHUNK`] bytes a call (`write_all` loops): a big
+    /// output is queued in pieces that the thread writes and frees as it goes, not
+    /// copied whole beside the original.
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        let n = bytes.len().min(BACKGROUND_CHUNK);
+        if let Some(tx) = &self.tx {
+            let _ = tx.send(bytes[..n].to_vec());
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        drop(self.tx.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
 /// JSON string escaping as RFC 8259 (and escape8259, which libtest-mimic uses) does it.
 pub(crate) fn json_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
@@ -118,6 +178,19 @@ impl Printer {
     pub(crate) fn stdout(args: &Arguments) -> Printer {
         let term = std::io::stdout().is_terminal();
         Printer::new(args, Box::new(std::io::stdout()), term)
+    }
+
+    /// Prints to stdout from a thread of its own: a consumer that stops reading (a
+    /// pager, a full pipe) stalls that thread, never the caller (the supervisor's
+    /// handling of events, deadlines and signals). Everything is written by the time
+    /// the printer is dropped.
+    pub(crate) fn stdout_in_background(args: &Arguments) -> Printer {
+        let term = std::io::stdout().is_terminal();
+        let out: Box<dyn Write> = match Background::start() {
+            Some(background) => Box::new(background),
+            None => Box::new(std::io::stdout()),
+        };
+        Printer::new(args, out, term)
     }
 
     pub(crate) fn is_json(&self) -> bool {

@@ -1,4 +1,12 @@
-//! Deadlines in real time, independent of the tokio clock.
+//! Deadlines in real time, independent of the tokio clock, on a clock that a stop of
+//! the process (SIGSTOP, Ctrl-Z, a suspended machine) does not advance.
+//!
+//! CLOCK_MONOTONIC runs on while a process is stopped, so a test stopped for 12 s under
+//! an 8 s limit would time out the moment it is continued. The timer thread wakes at
+//! least every [`TICK`] while deadlines wait; a wake-up later than [`STOP_GAP`] past
+//! its time means the process did not run: that time is added to [`stopped`], and every
+//! deadline moves by it (a thread starved that long by a loaded machine gets the same
+//! leniency).
 //!
 //! The harness's own timeouts must not run on the shared runtime's clock: a test that
 //! pauses it (`tokio::time::pause()`) would make every other test's timeout fire at
@@ -11,19 +19,51 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::task::{Context, Poll, Waker};
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+/// How often the timer thread looks at the clock while deadlines wait.
+const TICK: Duration = Duration::from_millis(100);
+
+/// A wake-up this much later than asked for counts as a stop of the process.
+const STOP_GAP: Duration = Duration::from_millis(750);
+
+/// Nanoseconds the process was found stopped, in all.
+static STOPPED_NS: AtomicU64 = AtomicU64::new(0);
+
+/// Called with each stop found (how long it was), from the timer thread.
+type OnStop = Box<dyn Fn(Duration) + Send + Sync>;
+static ON_STOP: OnceLock<OnStop> = OnceLock::new();
+
+/// How long the process was found stopped, in all.
+pub(crate) fn stopped() -> Duration {
+    Duration::from_nanos(STOPPED_NS.load(Ordering::Relaxed))
+}
+
+/// Tells `f` of every stop found from now on (a worker tells its supervisor).
+pub(crate) fn on_stop(f: impl Fn(Duration) + Send + Sync + 'static) {
+    let _ = ON_STOP.set(Box::new(f));
+}
+
+/// The clock of deadlines: real time since the first use, less the stops.
+fn clock() -> Duration {
+    static BASE: OnceLock<Instant> = OnceLock::new();
+    BASE.get_or_init(Instant::now)
+        .elapsed()
+        .saturating_sub(stopped())
+}
 
 struct Entry {
-    deadline: Instant,
+    /// When it is due, on [`clock`].
+    deadline: Duration,
     fired: AtomicBool,
     waker: Mutex<Option<Waker>>,
 }
 
 /// A queued entry, ordered by deadline (then by a sequence number).
-struct Queued(Instant, u64, Arc<Entry>);
+struct Queued(Duration, u64, Arc<Entry>);
 
 impl PartialEq for Queued {
     fn eq(&self, other: &Self) -> bool {
@@ -72,8 +112,18 @@ fn timers() -> &'static Timers {
 /// long as the process (it holds no resources but its queue).
 fn fire_loop(timers: &'static Timers) {
     let mut queue = timers.queue.lock().unwrap_or_else(|e| e.into_inner());
+    // When the last wait should have ended.
+    let mut expected: Option<Instant> = None;
     loop {
-        let now = Instant::now();
+        if let Some(late) = expected.map(|at| at.elapsed()) {
+            if late > STOP_GAP {
+                STOPPED_NS.fetch_add(late.as_nanos() as u64, Ordering::Relaxed);
+                if let Some(f) = ON_STOP.get() {
+                    f(late);
+                }
+            }
+        }
+        let now = clock();
         while let Some(Reverse(top)) = queue.heap.peek() {
             if top.0 > now {
                 break;
@@ -89,17 +139,21 @@ fn fire_loop(timers: &'static Timers) {
         }
         queue = match queue.heap.peek() {
             Some(Reverse(top)) => {
-                let wait = top.0.saturating_duration_since(now);
+                let wait = top.0.saturating_sub(now).min(TICK);
+                expected = Some(Instant::now() + wait);
                 timers
                     .changed
                     .wait_timeout(queue, wait)
                     .unwrap_or_else(|e| e.into_inner())
                     .0
             }
-            None => timers
-                .changed
-                .wait(queue)
-                .unwrap_or_else(|e| e.into_inner()),
+            None => {
+                expected = None;
+                timers
+                    .changed
+                    .wait(queue)
+                    .unwrap_or_else(|e| e.into_inner())
+            }
         };
     }
 }
@@ -109,14 +163,17 @@ pub(crate) struct Sleep {
     entry: Arc<Entry>,
 }
 
-/// Completes at `deadline` (real time, whatever the tokio clock does).
+/// Completes at `deadline` (real time, whatever the tokio clock does), later by as
+/// long as the process is found stopped meanwhile.
 pub(crate) fn sleep_until(deadline: Instant) -> Sleep {
+    let now = clock();
+    let deadline = now + deadline.saturating_duration_since(Instant::now());
     let entry = Arc::new(Entry {
         deadline,
         fired: AtomicBool::new(false),
         waker: Mutex::new(None),
     });
-    if deadline > Instant::now() {
+    if deadline > now {
         let timers = timers();
         let mut queue = timers.queue.lock().unwrap_or_else(|e| e.into_inner());
         queue.seq += 1;
@@ -132,7 +189,7 @@ pub(crate) fn sleep_until(deadline: Instant) -> Sleep {
 
 impl Sleep {
     fn is_due(&self) -> bool {
-        self.entry.fired.load(Ordering::Acquire) || Instant::now() >= self.entry.deadline
+        self.entry.fired.load(Ordering::Acquire) || clock() >= self.entry.deadline
     }
 }
 
@@ -173,7 +230,6 @@ impl Drop for Sleep {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     #[test]
     fn fires_in_real_time_even_with_a_paused_tokio_clock() {

@@ -95,6 +95,8 @@ pub(crate) struct Report {
     junit: Option<Junit>,
     /// Ids whose start was reported (a test run again after a worker died starts once).
     started_ids: Vec<bool>,
+    /// Tries of a test that ended with their worker (retried in a fresh one).
+    prior: std::collections::HashMap<u32, Vec<Attempt>>,
     real_stderr: Box<dyn Write>,
     started: Instant,
     shuffle_seed: Option<u64>,
@@ -119,6 +121,7 @@ impl Report {
             run_errors: Vec::new(),
             cancelled: Vec::new(),
             started_ids: Vec::new(),
+            prior: Default::default(),
             flaky: Vec::new(),
             junit: None,
             real_stderr,
@@ -163,6 +166,11 @@ impl Report {
         }
     }
 
+    /// A try of test `id` that ended with its worker: shown with the test's result.
+    pub(crate) fn crashed_try(&mut self, id: u32, attempt: Attempt) {
+        self.prior.entry(id).or_default().push(attempt);
+    }
+
     pub(crate) fn started(&mut self, id: u32) {
         let i = id as usize;
         if self.started_ids.len() <= i {
@@ -186,6 +194,17 @@ impl Report {
         took: Option<Duration>,
         earlier: Vec<Attempt>,
     ) {
+        // `started` always precedes a result, in every format: a worker that died in a
+        // test's first poll may not have sent its start (it was still buffered).
+        self.started(id);
+        // Tries that ended in a crash of an earlier worker come first.
+        let earlier = match self.prior.remove(&id) {
+            Some(mut prior) => {
+                prior.extend(earlier);
+                prior
+            }
+            None => earlier,
+        };
         let name = self.name(id).to_string();
         let tries = earlier.len() + 1;
         if let Some(junit) = &mut self.junit {
@@ -209,18 +228,21 @@ impl Report {
                     .collect(),
             });
         }
-        let mut shown = Vec::new();
-        if verdict == Verdict::Failed {
+        let shown = if verdict == Verdict::Failed && !earlier.is_empty() {
             // Every try's output, in order.
+            let mut shown = Vec::new();
             for (i, a) in earlier.iter().enumerate() {
                 shown.extend_from_slice(format!("---- try {} of {tries} ----\n", i + 1).as_bytes());
-                shown = with_note([shown, a.output.clone()].concat(), a.note.as_deref());
+                shown.extend_from_slice(&a.output);
+                shown = with_note(shown, a.note.as_deref());
             }
-            if !earlier.is_empty() {
-                shown.extend_from_slice(format!("---- try {tries} of {tries} ----\n").as_bytes());
-            }
-        }
-        shown.extend_from_slice(&output);
+            shown.extend_from_slice(format!("---- try {tries} of {tries} ----\n").as_bytes());
+            shown.extend_from_slice(&output);
+            shown
+        } else {
+            // One try: its output as it is, not a copy (it may be big).
+            output
+        };
         let output = with_note(shown, note);
         let outcome = match verdict {
             Verdict::Passed if tries > 1 => Outcome::Flaky(tries),
@@ -383,6 +405,8 @@ impl Direct {
 
 impl crate::worker::Sink for Direct {
     fn send(&self, event: Event) {
+        // A child that a test forked does not report for the run.
+        crate::worker::board::exit_if_forked();
         let mut report = self.report.borrow_mut();
         self.tracker.borrow_mut().handle(event, &mut report);
     }
@@ -500,6 +524,8 @@ impl Tracker {
             Event::Stray { bytes } => report.stray(&bytes),
             Event::Warn { text } => report.warn(&text),
             Event::Done => self.all_done = true,
+            // The supervisor's business (its deadlines), not the report's.
+            Event::Stopped { .. } => {}
         }
         Followup::None
     }

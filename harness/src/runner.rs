@@ -45,17 +45,18 @@ pub(crate) fn all_tests() -> Vec<(String, &'static TestDef)> {
 /// How many tests are in flight at once: `--test-threads`, else `RUST_TEST_THREADS`,
 /// else [`DEFAULT_IN_FLIGHT`].
 fn in_flight(args: &Arguments, env: &EnvConfig) -> usize {
+    // Past tokio's largest semaphore the runtime would panic before any test ran.
     args.test_threads
         .or(env.threads)
         .unwrap_or(DEFAULT_IN_FLIGHT)
-        .max(1)
+        .clamp(1, tokio::sync::Semaphore::MAX_PERMITS)
 }
 
 /// Runs the tests of this binary with the command line of the process; see
 /// [`crate::main!`].
 pub(crate) fn run_main() -> ExitCode {
     if let Some(board) = std::env::var_os(WORKER_ENV) {
-        return worker_main(board.into());
+        return worker_main(board);
     }
     match Cli::parse(std::env::args_os()) {
         Ok(cli) => run_cli(cli),
@@ -78,6 +79,45 @@ fn usage_error(err: &str) -> ExitCode {
 /// `--logfile`, the log gets `test NAME` lines.
 fn list(cli: &Cli, selected: &[Selected], logfile: Option<std::fs::File>) {
     let mut out = std::io::stdout().lock();
+    if cli.args.format == Some(libtest_mimic::FormatSetting::Json) {
+        list_json(&mut out, selected);
+    } else {
+        list_lines(&mut out, cli, selected);
+    }
+    let _ = out.flush();
+    if let Some(mut log) = logfile {
+        for t in selected {
+            let _ = writeln!(log, "test {}", t.name);
+        }
+    }
+}
+
+/// libtest's JSON listing (`--list --format json -Z unstable-options`): a `discovery`
+/// line, one `discovered` line per test, a `completed` line with the counts. Columns
+/// are not known here (only the line of the test's fn): they are 1.
+fn list_json(out: &mut impl Write, selected: &[Selected]) {
+    use crate::printer::json_escape;
+    let _ = writeln!(out, r#"{{ "type": "suite", "event": "discovery" }}"#);
+    for t in selected {
+        let _ = writeln!(
+            out,
+            r#"{{ "type": "test", "event": "discovered", "name": "{}", "ignore": {}, "ignore_message": "{}", "source_path": "{}", "start_line": {line}, "start_col": 1, "end_line": {line}, "end_col": 1 }}"#,
+            json_escape(&t.name),
+            t.def.ignore,
+            json_escape(t.def.ignore_reason.unwrap_or("")),
+            json_escape(t.def.file),
+            line = t.def.line,
+        );
+    }
+    let n = selected.len();
+    let ignored = selected.iter().filter(|t| t.def.ignore).count();
+    let _ = writeln!(
+        out,
+        r#"{{ "type": "suite", "event": "completed", "tests": {n}, "benchmarks": 0, "total": {n}, "ignored": {ignored} }}"#
+    );
+}
+
+fn list_lines(out: &mut impl Write, cli: &Cli, selected: &[Selected]) {
     for t in selected {
         let _ = writeln!(out, "{}: test", t.name);
     }
@@ -88,12 +128,6 @@ fn list(cli: &Cli, selected: &[Selected], logfile: Option<std::fs::File>) {
         }
         let plural = if n == 1 { "" } else { "s" };
         let _ = writeln!(out, "{n} test{plural}, 0 benchmarks");
-    }
-    let _ = out.flush();
-    if let Some(mut log) = logfile {
-        for t in selected {
-            let _ = writeln!(log, "test {}", t.name);
-        }
     }
 }
 
@@ -174,7 +208,19 @@ fn run_cli(cli: Cli) -> ExitCode {
     let to_run = selected.iter().filter(|t| !t.ignored).count();
     // One process: asked for; the single test that cargo-nextest runs per process
     // (`--exact NAME`, which must start in milliseconds); nothing to run; or no unix.
-    let in_process = env.in_process || (args.exact && to_run <= 1) || to_run == 0 || !cfg!(unix);
+    let mut in_process =
+        env.in_process || (args.exact && to_run <= 1) || to_run == 0 || !cfg!(unix);
+    // A debugger or tracer attached to this process would never see a test run in a
+    // worker process: the run stays here, and says so.
+    if !in_process {
+        if let Some(tracer) = tracer_pid() {
+            eprintln!(
+                "portaltest: a debugger or tracer is attached (pid {tracer}): the tests run in \
+                 this process, not in worker processes (as with PORTALTEST_IN_PROCESS=1)"
+            );
+            in_process = true;
+        }
+    }
     let names = all.iter().map(|(n, _)| n.clone()).collect();
     let plan = Plan {
         tests: all,
@@ -187,8 +233,9 @@ fn run_cli(cli: Cli) -> ExitCode {
         return run_in_process(&cli, env, plan, names, logfile);
     }
     // The supervisor's printer writes to this process's stdout: nothing is captured
-    // here (the workers' output is).
-    let printer = Printer::stdout(args);
+    // here (the workers' output is); from a thread of its own, so that a stalled
+    // consumer never stalls the supervisor's handling of events, deadlines, signals.
+    let printer = Printer::stdout_in_background(args);
     let report = make_report(
         &cli,
         &env,
@@ -245,6 +292,19 @@ fn suite_name() -> String {
     }
 }
 
+/// The pid of the process tracing this one (a debugger, strace), if any: Linux's
+/// `TracerPid` in `/proc/self/status`.
+fn tracer_pid() -> Option<u32> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let pid: u32 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("TracerPid:"))?
+        .trim()
+        .parse()
+        .ok()?;
+    (pid != 0).then_some(pid)
+}
+
 /// What to run.
 pub(crate) struct Plan {
     /// Every test of the binary ([`all_tests`]).
@@ -283,6 +343,7 @@ fn run_in_process(
     let args = &cli.args;
     crate::logging::install_tracing(&env);
     crate::panics::install_panic_hook(env.backtraces);
+    worker::board::guard_forks();
     let capture = if args.nocapture {
         None
     } else {
@@ -367,7 +428,7 @@ pub(crate) fn exit_code(failed: bool) -> ExitCode {
 /// A worker process: runs the tests its supervisor hands it (see
 /// [`crate::supervisor`]); its stdin is the socket to the supervisor, its stdout and
 /// stderr the capture file (or the supervisor's, with `--nocapture`).
-fn worker_main(board: std::path::PathBuf) -> ExitCode {
+fn worker_main(board: std::ffi::OsString) -> ExitCode {
     let env = match EnvConfig::from_env() {
         Ok(env) => env,
         Err(err) => return usage_error(&err),
@@ -397,11 +458,16 @@ fn worker_main(board: std::path::PathBuf) -> ExitCode {
         if let Err(err) = worker::board::open(&board) {
             return usage_error(&format!("portaltest worker: cannot open the board: {err}"));
         }
+        worker::board::guard_forks();
+        worker::board::catch_crashes();
         let (link, rx) = match worker::link::Link::start(UnixStream::from(link), worker::on_command)
         {
             Ok(started) => started,
             Err(err) => return usage_error(&format!("portaltest worker: {err}")),
         };
+        // A stop of this worker moves its deadlines; the supervisor's move with them.
+        let stops = link.clone();
+        crate::realtime::on_stop(move |gap| stops.send(&crate::events::Event::Stopped { gap }));
         crate::logging::install_tracing(&env);
         crate::panics::install_panic_hook(env.backtraces);
         let capture = if capture { Capture::inherited() } else { None };

@@ -97,6 +97,13 @@ mod crashing_fixture {
     }
 
     #[portaltest::test]
+    fn third_user() {
+        // Also in the fresh worker, after `second_user` met the broken fixture there.
+        nap(450);
+        let _ = explodes();
+    }
+
+    #[portaltest::test]
     fn bystander() {
         nap(100);
         log("ran crashing_fixture::bystander");
@@ -112,6 +119,7 @@ mod slow_teardown {
     }
 
     async fn wait_long(_: u32) {
+        log("tearing down slowly");
         println!("tearing down slowly");
         tokio::time::sleep(Duration::from_secs(60)).await;
     }
@@ -217,6 +225,229 @@ mod interrupt {
     fn quick() {
         nap(10);
         log("quick done");
+    }
+}
+
+mod retry_deadline {
+    use super::*;
+
+    /// Every try times out while it awaits, and is cancelled: three tries, each with
+    /// its own limit (the supervisor must not count try 2 against try 1's deadline).
+    #[portaltest::test(timeout = "300ms", retries = 2)]
+    fn awaits_past_its_limit() {
+        log("try");
+        nap(60_000);
+    }
+}
+
+mod at_once {
+    /// Ends its worker in its first poll: its start may still be in the worker's buffer.
+    #[portaltest::test]
+    fn exits_in_its_first_poll() {
+        std::process::exit(0);
+    }
+
+    #[portaltest::test]
+    fn raises_in_its_first_poll() {
+        std::process::abort();
+    }
+}
+
+/// This process's pid, in the log (the worker's, for the end-to-end tests to signal).
+fn log_pid(what: &str) {
+    log(&format!("{what} {}", std::process::id()));
+}
+
+mod forks {
+    use super::*;
+
+    /// fork() without exec or `_exit`: the child returns into the harness, which must
+    /// not let it report (the test would be counted twice).
+    #[portaltest::test]
+    fn returns_twice() {
+        // In its first poll, so that the worker's buffered events (its start) are
+        // copied into the child too.
+        // SAFETY: fork() in a test is the point; the child only returns from this fn
+        // (into the harness, which ends it quietly) and touches no lock held elsewhere.
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0, "fork failed");
+        if pid == 0 {
+            log_pid("child");
+            return;
+        }
+        // The child gets back into the harness, which must end it without a report.
+        let mut status = 0;
+        // SAFETY: waits for the child just forked; `status` is a valid out-pointer.
+        let waited = unsafe { libc::waitpid(pid, &mut status, 0) };
+        assert_eq!(waited, pid);
+        assert!(
+            libc::WIFEXITED(status),
+            "the child ended with status {status:#x}"
+        );
+        log(&format!("child ended with {}", libc::WEXITSTATUS(status)));
+    }
+
+    /// A forked child that lingers (120 s) holding the worker's socket: the run must
+    /// end when the worker has, and the child with it.
+    #[portaltest::test]
+    fn leaves_a_child() {
+        // SAFETY: as above; the child sleeps and `_exit`s, running nothing of the harness.
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0, "fork failed");
+        if pid == 0 {
+            log_pid("lingering");
+            std::thread::sleep(Duration::from_secs(120));
+            // SAFETY: ends the child without running the parent's atexit handlers.
+            unsafe { libc::_exit(0) };
+        }
+    }
+}
+
+mod orphan {
+    use super::*;
+
+    /// Blocks its worker, for a test that kills the supervisor.
+    #[portaltest::test]
+    fn blocks() {
+        log_pid("worker");
+        std::thread::sleep(Duration::from_secs(60));
+    }
+}
+
+mod helper {
+    use super::*;
+
+    /// A fixture that starts a helper process, which its teardown would stop.
+    #[fixture(teardown = stop)]
+    async fn sleeper() -> std::process::Child {
+        let child = std::process::Command::new("sleep")
+            .arg("300")
+            .spawn()
+            .expect("cannot start sleep");
+        log(&format!("helper {}", child.id()));
+        child
+    }
+
+    async fn stop(mut child: std::process::Child) {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+
+    /// Blocks past its limit: its worker is killed, the teardown never runs.
+    #[portaltest::test(timeout = "300ms")]
+    fn blocks_with_a_helper() {
+        let _helper = sleeper();
+        std::thread::sleep(Duration::from_secs(60));
+    }
+}
+
+mod silent {
+    use super::*;
+
+    /// Awaits (so no test is polled) long enough for the end-to-end test to SIGKILL
+    /// the worker, as the OOM killer would; passes when run again.
+    #[portaltest::test]
+    fn awaits() {
+        log_pid("awaiting");
+        nap(1_500);
+    }
+}
+
+mod thread_crash {
+    use super::*;
+
+    /// Passes, leaving a thread that aborts the process 200 ms later.
+    #[portaltest::test]
+    fn spawns_a_crashing_thread() {
+        std::thread::Builder::new()
+            .name("aborter".into())
+            .spawn(|| {
+                std::thread::sleep(Duration::from_millis(200));
+                std::process::abort();
+            })
+            .unwrap();
+    }
+
+    /// Polled (it blocks the runtime thread) when the other test's thread aborts: it
+    /// is innocent, and runs again.
+    #[portaltest::test]
+    fn innocent_poller() {
+        nap(20);
+        log("innocent polled");
+        std::thread::sleep(Duration::from_millis(1_000));
+    }
+}
+
+mod stop {
+    use super::*;
+
+    /// Awaits 1.5 s under a 2 s limit: a stop of the run (Ctrl-Z, SIGSTOP) in between
+    /// must not make it time out, nor count as a hang.
+    #[portaltest::test(timeout = "2s")]
+    fn awaits_under_its_limit() {
+        log_pid("stop me");
+        nap(1_500);
+    }
+}
+
+mod loud {
+    use super::*;
+
+    /// Prints 3 MiB (several event chunks; PORTALTEST_SAMPLE_LOUD_LINES lines of 37
+    /// bytes, default 100,000), numbered lines, then fails.
+    #[portaltest::test]
+    fn fails_loudly() {
+        nap(20);
+        let lines: u32 = std::env::var("PORTALTEST_SAMPLE_LOUD_LINES")
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(100_000);
+        for n in 0..lines {
+            println!("line {n:06} ..........................");
+        }
+        log("printed");
+        panic!("loud failure");
+    }
+
+    /// Waits long: only Ctrl-C ends it.
+    #[portaltest::test]
+    fn waits() {
+        log_pid("loud waiting");
+        nap(60_000);
+    }
+}
+
+mod crash_retries {
+    use super::*;
+
+    /// The number of this try (tries of one test may run in several workers: the log
+    /// counts them).
+    fn try_number(tag: &str) -> usize {
+        log(tag);
+        let path = std::env::var("PORTALTEST_SAMPLE_LOG").expect("PORTALTEST_SAMPLE_LOG");
+        let text = std::fs::read_to_string(path).unwrap();
+        text.lines().filter(|l| *l == tag).count()
+    }
+
+    /// Try 1 panics, try 2 aborts its worker, try 3 panics: three tries, each under
+    /// its own heading.
+    #[portaltest::test(retries = 2)]
+    fn panics_crashes_panics() {
+        nap(10);
+        let n = try_number("crash try");
+        println!("try {n} here");
+        if n == 2 {
+            std::process::abort();
+        }
+        panic!("try {n} fails");
+    }
+
+    /// Ends its worker with `exit(0)` on every try (retried with PORTALTEST_RETRIES).
+    #[portaltest::test]
+    fn exits_zero() {
+        let n = try_number("exit try");
+        println!("exit try {n}");
+        std::process::exit(0);
     }
 }
 

@@ -229,18 +229,27 @@ impl Ctx {
         self.send_output(slot, bytes);
     }
 
-    /// Sends output that `slot` (or no test) wrote.
+    /// Sends output that `slot` (or no test) wrote, in events of at most
+    /// [`crate::events::MAX_CHUNK`] bytes: frames stay small whatever a test prints, and
+    /// each end holds a chunk at a time besides the output itself.
     pub(crate) fn send_output(&self, slot: Option<usize>, bytes: Vec<u8>) {
         if bytes.is_empty() {
             return;
         }
-        self.sink.send(match slot {
+        let event = |bytes: Vec<u8>| match slot {
             Some(slot) => Event::Output {
                 slot: slot as u32,
                 bytes,
             },
             None => Event::Stray { bytes },
-        });
+        };
+        if bytes.len() <= crate::events::MAX_CHUNK {
+            self.sink.send(event(bytes));
+            return;
+        }
+        for chunk in bytes.chunks(crate::events::MAX_CHUNK) {
+            self.sink.send(event(chunk.to_vec()));
+        }
     }
 
     /// Sends the output of no test and points fd 1 and 2 back where they were.

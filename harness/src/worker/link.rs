@@ -56,7 +56,9 @@ impl Link {
                 let mut chunk = [0u8; 8192];
                 loop {
                     let n = match reader.read(&mut chunk) {
-                        Ok(0) | Err(_) => break,
+                        Ok(0) => break,
+                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                        Err(_) => break,
                         Ok(n) => n,
                     };
                     buf.extend_from_slice(&chunk[..n]);
@@ -70,8 +72,19 @@ impl Link {
                         }
                     }
                 }
+                // The supervisor holds its end until this process has exited: the end
+                // of the stream means it died (SIGKILL, a crash). Nobody would stop
+                // this worker or report what it does: it ends now, and so does every
+                // process it started (its process group, which it leads).
                 on_command(&Command::Cancel);
                 let _ = tx.send(Command::End);
+                if !super::board::forked() {
+                    // SAFETY: kill() has no memory-safety preconditions; 0 names this
+                    // process's own group, which the supervisor made for this worker.
+                    unsafe {
+                        libc::kill(0, libc::SIGKILL);
+                    }
+                }
             })?;
         let flusher = Arc::downgrade(&link);
         std::thread::Builder::new()
@@ -87,12 +100,15 @@ impl Link {
     }
 
     pub(crate) fn send(&self, event: &Event) {
+        // Only the worker itself reports (a test's forked child would report twice).
+        super::board::exit_if_forked();
         let urgent = matches!(
             event,
             Event::Want { .. }
                 | Event::Output { .. }
                 | Event::FixtureSetup { .. }
                 | Event::Teardown { .. }
+                | Event::Stopped { .. }
                 | Event::Done
         );
         let mut out = self.out.lock().unwrap_or_else(|e| e.into_inner());
@@ -103,6 +119,9 @@ impl Link {
     }
 
     pub(crate) fn flush(&self) {
+        if super::board::forked() {
+            return;
+        }
         let mut out = self.out.lock().unwrap_or_else(|e| e.into_inner());
         Self::write_out(&mut out);
     }

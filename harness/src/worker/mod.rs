@@ -103,6 +103,20 @@ pub(crate) fn fixture_broken(name: &str) -> Option<String> {
         .map(|(_, cause)| cause.clone())
 }
 
+/// Tests that had tries in workers that crashed, and how many (their retries left
+/// here are fewer).
+static TRIED: Mutex<Vec<(u32, u32)>> = Mutex::new(Vec::new());
+
+/// How many tries test `id` had before this worker got it.
+fn tries_before(id: u32) -> u32 {
+    let tried = TRIED.lock().unwrap_or_else(|e| e.into_inner());
+    tried
+        .iter()
+        .rev()
+        .find(|(i, _)| *i == id)
+        .map_or(0, |(_, n)| *n)
+}
+
 /// What a worker does with a command of its supervisor, on the link's thread.
 pub(crate) fn on_command(command: &Command) {
     match command {
@@ -111,6 +125,10 @@ pub(crate) fn on_command(command: &Command) {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .push((name.clone(), cause.clone())),
+        Command::Tried { id, tries } => TRIED
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((*id, *tries)),
         Command::Run { .. } | Command::End => {}
     }
 }
@@ -384,7 +402,8 @@ impl RunState {
             id,
         });
         let retries = def.retries.unwrap_or(self.retries);
-        let mut tries = 0;
+        // Tries that crashed other workers count (one budget of retries per test).
+        let mut tries = tries_before(id);
         loop {
             tries += 1;
             // The test's time (`--report-time`, PORTALTEST_SLOWEST): from here, its

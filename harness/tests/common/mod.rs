@@ -188,3 +188,137 @@ pub fn read_log(p: &Path) -> Vec<String> {
         .map(str::to_string)
         .collect()
 }
+
+/// Runs `cmd` (stdout and stderr piped) to its end, or kills it after `limit` and
+/// fails: a run that never ends is a failure, not a hung test suite.
+pub fn run_within(mut cmd: Command, limit: Duration) -> Run {
+    use std::process::Stdio;
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let child = cmd.spawn().expect("cannot run sample");
+    wait_within(child, limit)
+}
+
+/// Waits for `child` (spawned with stdout and stderr piped) to end, or kills it after
+/// `limit` and fails.
+pub fn wait_within(mut child: std::process::Child, limit: Duration) -> Run {
+    use std::io::Read;
+    let started = Instant::now();
+    let mut out = child.stdout.take().unwrap();
+    let mut err = child.stderr.take().unwrap();
+    let out = std::thread::spawn(move || {
+        let mut b = Vec::new();
+        let _ = out.read_to_end(&mut b);
+        b
+    });
+    let err = std::thread::spawn(move || {
+        let mut b = Vec::new();
+        let _ = err.read_to_end(&mut b);
+        b
+    });
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the run did not end within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let took = started.elapsed();
+    // A descendant that holds the pipes open must not hang the test either.
+    let join = |h: std::thread::JoinHandle<Vec<u8>>| {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !h.is_finished() {
+            assert!(
+                Instant::now() < deadline,
+                "a descendant of the run still holds its stdout or stderr"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        String::from_utf8_lossy(&h.join().unwrap()).into_owned()
+    };
+    Run {
+        code: status.code(),
+        stdout: join(out),
+        stderr: join(err),
+        took,
+    }
+}
+
+/// A sample's command with the environment of [`run_sample`].
+pub fn sample_command(exe: &Path, args: &[&str], env: &[(&str, &str)]) -> Command {
+    let mut cmd = Command::new(exe);
+    cmd.args(args).env("RUST_BACKTRACE", "0");
+    for var in [
+        "RUST_TEST_THREADS",
+        "PORTALTEST_TIMEOUT",
+        "PORTALTEST_BLOCKING_WARN_MS",
+        "PORTALTEST_PARTITION",
+        "PORTALTEST_SLOW_NOTICE_MS",
+        "PORTALTEST_SLOWEST",
+        "PORTALTEST_JOBS",
+        "PORTALTEST_IN_PROCESS",
+        "PORTALTEST_GRACE",
+        "PORTALTEST_TEARDOWN_TIMEOUT",
+        "PORTALTEST_RETRIES",
+        "NEXTEST",
+        "RUST_LOG",
+    ] {
+        cmd.env_remove(var);
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd
+}
+
+/// Whether process `pid` has ended (gone, or a zombie nobody reaped yet).
+pub fn process_gone(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(stat) => {
+            // The state follows the command's closing parenthesis.
+            let state = stat
+                .rsplit_once(')')
+                .and_then(|(_, rest)| rest.trim_start().chars().next());
+            matches!(state, Some('Z') | Some('X') | None)
+        }
+    }
+}
+
+/// Waits up to `limit` for process `pid` to end; whether it did.
+pub fn wait_gone(pid: u32, limit: Duration) -> bool {
+    let deadline = Instant::now() + limit;
+    while !process_gone(pid) {
+        if Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    true
+}
+
+/// Waits up to `limit` for a log line starting with `prefix`; the rest of it.
+pub fn wait_for_log(log: &Path, prefix: &str, limit: Duration) -> String {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(rest) = read_log(log).iter().find_map(|l| l.strip_prefix(prefix)) {
+            return rest.trim().to_string();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no {prefix:?} in the log in time"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The numbers after `prefix` in the log's lines.
+pub fn logged_pids(log: &Path, prefix: &str) -> Vec<u32> {
+    read_log(log)
+        .iter()
+        .filter_map(|l| l.strip_prefix(prefix)?.trim().parse().ok())
+        .collect()
+}
