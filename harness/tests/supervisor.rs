@@ -242,40 +242,78 @@ fn interrupt(signal: &str, group: bool, code: i32) {
     assert!(!std::path::Path::new(scratch).exists());
 }
 
+/// The `timings` sample's tests and what each does (harness/samples/tests/timings.rs):
+/// the oracle of the multi-worker run, independent of any other run mode.
+const TIMINGS_OUTCOMES: &[(&str, &str)] = &[
+    ("fails_after_a_wait", "failed"),
+    ("fast", "ok"),
+    ("ignored", "ignored"),
+    ("medium", "ok"),
+    ("slow", "ok"),
+];
+
 #[test]
 fn several_workers_report_every_test_once_in_valid_json() {
-    let json = |env: &[(&str, &str)]| {
-        let args = [
-            "-Z",
-            "unstable-options",
-            "--format",
-            "json",
-            "--report-time",
-        ];
-        run_sample(&binaries()["timings"], &args, env)
-    };
-    let r = json(&[("PORTALTEST_JOBS", "3")]);
-    let one = json(&[("PORTALTEST_IN_PROCESS", "1")]);
-    assert_eq!(r.code, one.code, "{}\n{}", r.stdout, r.stderr);
-    let results = |run: &Run| {
-        let mut names: Vec<(String, String)> = run
-            .stdout
-            .lines()
-            .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("each line is JSON"))
-            .filter(|v| v["type"] == "test" && v["event"] != "started")
-            .map(|v| {
-                (
-                    v["name"].as_str().unwrap().to_string(),
-                    v["event"].as_str().unwrap().to_string(),
-                )
+    let args = [
+        "-Z",
+        "unstable-options",
+        "--format",
+        "json",
+        "--report-time",
+    ];
+    let binary = &binaries()["timings"];
+    let r = run_sample(binary, &args, &[("PORTALTEST_JOBS", "3")]);
+    r.assert_code(101); // one test fails on purpose
+                        // The sample's own list is the set of tests: the oracle must cover all of them.
+    let listed = run_sample::<&str>(binary, &["--list", "--format", "terse"], &[]);
+    let mut listed: Vec<&str> = listed
+        .stdout
+        .lines()
+        .map(|l| l.strip_suffix(": test").expect(l))
+        .collect();
+    listed.sort();
+    let known: Vec<&str> = TIMINGS_OUTCOMES.iter().map(|(name, _)| *name).collect();
+    assert_eq!(listed, known, "the oracle names every test of the sample");
+    let events: Vec<serde_json::Value> = r
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    let mut results: Vec<(String, String)> = events
+        .iter()
+        .filter(|v| v["type"] == "test" && v["event"] != "started")
+        .map(|v| {
+            (
+                v["name"].as_str().unwrap().to_string(),
+                v["event"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    results.sort();
+    let expected: Vec<(String, String)> = TIMINGS_OUTCOMES
+        .iter()
+        .map(|(name, outcome)| (name.to_string(), outcome.to_string()))
+        .collect();
+    assert_eq!(
+        results, expected,
+        "each test once, with its own outcome:\n{}",
+        r.stdout
+    );
+    // Every test that ran was started first, once.
+    for (name, outcome) in &expected {
+        let started = events
+            .iter()
+            .filter(|v| {
+                v["type"] == "test" && v["event"] == "started" && v["name"] == name.as_str()
             })
-            .collect();
-        names.sort();
-        names
-    };
-    let three = results(&r);
-    assert!(!three.is_empty());
-    assert_eq!(three, results(&one), "the same results as in one process");
+            .count();
+        let want = usize::from(outcome != "ignored");
+        assert!(
+            started <= 1 && started >= want,
+            "{name}: started {started} times\n{}",
+            r.stdout
+        );
+    }
 }
 
 #[test]
