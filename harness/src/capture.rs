@@ -49,12 +49,16 @@ impl Capture {
         }
     }
 
-    /// Moves what was written since the last drain into `buf`.
-    pub(crate) fn drain(&self, buf: &mut Vec<u8>) {
+    /// Hands what was written since the last drain to `each`, in pieces of at most
+    /// `chunk` bytes, so that no more than one piece is held at a time however much a
+    /// test printed.
+    pub(crate) fn drain(&self, chunk: usize, each: impl FnMut(Vec<u8>)) {
         let _ = io::stdout().flush();
         let _ = io::stderr().flush();
         #[cfg(unix)]
-        self.imp.drain(buf);
+        self.imp.drain(chunk, each);
+        #[cfg(not(unix))]
+        let _ = (chunk, each);
     }
 
     /// A handle on the original stdout.
@@ -182,7 +186,7 @@ mod unix {
             Some(link)
         }
 
-        pub(super) fn drain(&self, buf: &mut Vec<u8>) {
+        pub(super) fn drain(&self, chunk: usize, mut each: impl FnMut(Vec<u8>)) {
             let len = match self.file.metadata() {
                 Ok(m) => m.len(),
                 Err(_) => return,
@@ -197,7 +201,23 @@ mod unix {
             if f.seek(std::io::SeekFrom::Start(0)).is_err() {
                 return;
             }
-            let _ = f.read_to_end(buf);
+            // To the end, as it is when each piece is read: what other threads append
+            // meanwhile is taken too, so that the truncation below loses only what
+            // lands between the last read and `set_len`, a window of one system call.
+            // Pieces sized to what is there (most drains hold a few bytes), a chunk at
+            // most.
+            let mut left = len as usize;
+            loop {
+                let mut piece = vec![0; left.max(4096).min(chunk)];
+                match f.read(&mut piece) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => {
+                        piece.truncate(n);
+                        left = left.saturating_sub(n);
+                        each(piece);
+                    }
+                }
+            }
             let _ = self.file.set_len(0);
             let _ = f.seek(std::io::SeekFrom::Start(0));
         }

@@ -222,11 +222,13 @@ impl Ctx {
     /// Sends captured output as `slot`'s, or as the output of no test when no test
     /// was running.
     pub(crate) fn drain_to(&self, slot: Option<usize>) {
-        let mut bytes = Vec::new();
+        // Read and sent a chunk at a time: a test that prints 200 MB in one poll costs
+        // the worker one chunk of memory, not 200 MB (events of output flush at once).
         if let Some(capture) = self.capture.borrow().as_ref() {
-            capture.drain(&mut bytes);
+            capture.drain(crate::events::MAX_CHUNK, |bytes| {
+                self.send_output(slot, bytes)
+            });
         }
-        self.send_output(slot, bytes);
     }
 
     /// Sends output that `slot` (or no test) wrote, in events of at most
