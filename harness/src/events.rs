@@ -69,6 +69,9 @@ pub(crate) enum Event {
     /// The worker found it had been stopped (SIGSTOP, Ctrl-Z) for `gap`: its deadlines
     /// moved by as much.
     Stopped { gap: Duration },
+    /// Before `Done`: how long tests and fixtures kept the runtime thread busy (`busy`,
+    /// the sum of their polls) in the worker's run of `wall`.
+    Busy { busy: Duration, wall: Duration },
 }
 
 /// From the supervisor, to a worker.
@@ -212,6 +215,7 @@ impl Event {
                 Put::new(13).u32(*slot).opt(note).u64(micros(*took))
             }
             Event::Stopped { gap } => Put::new(14).u64(micros(*gap)),
+            Event::Busy { busy, wall } => Put::new(15).u64(micros(*busy)).u64(micros(*wall)),
         };
         p.finish(out)
     }
@@ -267,6 +271,10 @@ impl Event {
                 took: g.duration()?,
             },
             14 => Event::Stopped { gap: g.duration()? },
+            15 => Event::Busy {
+                busy: g.duration()?,
+                wall: g.duration()?,
+            },
             _ => return None,
         };
         g.0.is_empty().then_some(event)
@@ -387,6 +395,10 @@ mod tests {
                 slot: 2,
                 note: Some("try".into()),
                 took: Duration::from_millis(5),
+            },
+            Event::Busy {
+                busy: Duration::from_millis(900),
+                wall: Duration::from_millis(1000),
             },
             Event::Done,
         ];

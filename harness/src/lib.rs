@@ -218,7 +218,11 @@
 //!   take tests from one queue as they free up, each on its own runtime with its own
 //!   fixtures (created lazily, torn down per worker). The default is one worker: one
 //!   shared async context, as the rest of these docs assume. `--test-threads` caps the
-//!   tests in flight in each worker. The output is the same as with one worker.
+//!   tests in flight in each worker. The output is the same as with one worker. A run
+//!   of one worker that lasted a second or more and whose tests kept the runtime
+//!   thread busy for most of it (the sum of their polls) ends with a note saying how
+//!   busy, and that `PORTALTEST_JOBS=auto` would use the other cores (after the summary;
+//!   on stderr with `--format json`).
 //!
 //! What stays in one process: `--list`, a run of a single test selected with
 //! `--exact` (what cargo-nextest does for each test, so it starts in milliseconds),

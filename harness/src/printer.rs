@@ -245,6 +245,17 @@ impl Printer {
         let _ = self.out.flush();
     }
 
+    /// A note after the summary, in the pretty and terse formats; false in JSON, whose
+    /// stdout holds events only (the caller puts the note on stderr then).
+    pub(crate) fn note(&mut self, text: &str) -> bool {
+        if self.format == FormatSetting::Json {
+            return false;
+        }
+        let _ = writeln!(self.out, "{text}");
+        let _ = self.out.flush();
+        true
+    }
+
     /// A test started (JSON only: the pretty line is written whole when it ends).
     pub(crate) fn started(&mut self, name: &str) {
         if self.format == FormatSetting::Json {

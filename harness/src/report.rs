@@ -9,6 +9,10 @@ use std::time::{Duration, Instant};
 use crate::events::{Event, Verdict};
 use crate::junit;
 use crate::printer::{Counts, Outcome, Printer};
+use crate::JOBS_ENV;
+
+/// Runs shorter than this get no CPU-bound hint: too short to be worth more processes.
+const CPU_HINT_MIN_WALL: Duration = Duration::from_secs(1);
 
 /// A failed attempt of a test that ran again (retries).
 pub(crate) struct Attempt {
@@ -100,6 +104,11 @@ pub(crate) struct Report {
     real_stderr: Box<dyn Write>,
     started: Instant,
     shuffle_seed: Option<u64>,
+    /// Worker processes asked for (`PORTALTEST_JOBS`, 1 by default).
+    jobs: usize,
+    /// Busy time and wall time of the workers' runtime threads, summed over workers
+    /// ([`Event::Busy`]).
+    busy: (Duration, Duration),
 }
 
 impl Report {
@@ -127,7 +136,39 @@ impl Report {
             real_stderr,
             started: Instant::now(),
             shuffle_seed: None,
+            jobs: 1,
+            busy: (Duration::ZERO, Duration::ZERO),
         }
+    }
+
+    /// The number of worker processes of the run (for the CPU-bound hint).
+    pub(crate) fn set_jobs(&mut self, jobs: usize) {
+        self.jobs = jobs;
+    }
+
+    /// A worker's runtime thread was busy for `busy` of its run of `wall`.
+    pub(crate) fn busy(&mut self, busy: Duration, wall: Duration) {
+        self.busy.0 += busy;
+        self.busy.1 += wall;
+    }
+
+    /// The hint after the summary of a run with one worker that was mostly CPU-bound:
+    /// how busy its runtime thread was, and that more workers would use more cores.
+    fn cpu_bound_hint(&self) -> Option<String> {
+        let (busy, wall) = self.busy;
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        if self.jobs != 1 || cores < 2 || wall < CPU_HINT_MIN_WALL || busy * 2 < wall {
+            return None;
+        }
+        Some(format!(
+            "note: the tests kept the runtime thread busy for {:.0}% of the run ({} of {}): \
+             they are CPU-bound, and one worker process uses one core. \
+             {JOBS_ENV}=auto runs them in {cores} worker processes, one per core (each with \
+             its own fixtures).",
+            100.0 * busy.as_secs_f64() / wall.as_secs_f64(),
+            crate::worker::attribution::fmt_duration(busy),
+            crate::worker::attribution::fmt_duration(wall),
+        ))
     }
 
     /// Also writes a JUnit report at the end.
@@ -359,6 +400,11 @@ impl Report {
         if let (true, Some(seed)) = (failed, self.shuffle_seed) {
             self.printer.shuffle_note(seed);
         }
+        if let Some(hint) = self.cpu_bound_hint() {
+            if !self.printer.note(&hint) {
+                self.warn(&hint);
+            }
+        }
         if let Some(j) = self.junit.take() {
             let mut xml = Vec::new();
             let written = junit::write(&j.suite, &j.cases, &self.run_errors, elapsed, &mut xml)
@@ -526,6 +572,7 @@ impl Tracker {
             Event::Done => self.all_done = true,
             // The supervisor's business (its deadlines), not the report's.
             Event::Stopped { .. } => {}
+            Event::Busy { busy, wall } => report.busy(busy, wall),
         }
         Followup::None
     }

@@ -268,6 +268,7 @@ fn make_report(
         printer.silence();
     }
     let mut report = Report::new(printer, names, cli.args.show_output, real_stderr);
+    report.set_jobs(env.jobs.unwrap_or(1));
     if cli.junit || env.junit.is_some() {
         let path = if cli.junit { None } else { env.junit.clone() };
         report.set_junit(crate::report::Junit::new(suite_name(), path));

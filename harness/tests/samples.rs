@@ -23,6 +23,7 @@ const SAMPLES: &[&str] = &[
     "rstest_cases",
     "blocking_warn",
     "spawned",
+    "cpu_bound",
     "scheduling",
 ];
 
@@ -1121,4 +1122,36 @@ fn rstest_cases_and_values_are_portaltest_tests() {
     run("rstest_cases", &["--exact", "adds::case_2"])
         .assert_code(0)
         .assert_stdout("running 1 test\n");
+}
+
+/// A run with one worker whose tests kept the runtime thread busy says so after its
+/// summary, and that `PORTALTEST_JOBS=auto` would use the other cores; not with several
+/// workers, and not when the tests wait as long instead.
+#[test]
+fn a_cpu_bound_run_with_one_worker_gets_a_hint() {
+    let hint = "note: the tests kept the runtime thread busy for";
+    let r = run("cpu_bound", &[]);
+    r.assert_code(0);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if cores >= 2 {
+        let at = r
+            .stdout
+            .find(hint)
+            .unwrap_or_else(|| panic!("{}", r.stdout));
+        assert!(r.stdout[..at].contains("test result: ok."), "{}", r.stdout);
+        let auto = "PORTALTEST_JOBS=auto runs them in";
+        assert!(r.stdout.contains(auto), "{}", r.stdout);
+    } else {
+        let stdout = &r.stdout;
+        assert!(
+            !stdout.contains(hint),
+            "one core, nothing to gain: {stdout}"
+        );
+    }
+    let two = run_with_env("cpu_bound", &[], &[("PORTALTEST_JOBS", "2")]);
+    two.assert_code(0);
+    assert!(!two.stdout.contains(hint), "{}", two.stdout);
+    let waiting = run_with_env("cpu_bound", &[], &[("CPU_SAMPLE_WAIT", "1")]);
+    waiting.assert_code(0);
+    assert!(!waiting.stdout.contains(hint), "{}", waiting.stdout);
 }

@@ -50,6 +50,9 @@ pub(crate) struct Ctx {
     clock_at_poll: Cell<Option<tokio::time::Instant>>,
     /// Whether the clock was checked during the poll in progress already.
     clock_probed: Cell<bool>,
+    /// How long the outermost polls of tests, fixtures and their tasks took, in all:
+    /// the time the runtime thread was busy with them ([`Event::Busy`]).
+    pub(crate) busy: Cell<Duration>,
 }
 
 #[derive(Default)]
@@ -110,6 +113,7 @@ impl Ctx {
             board: RefCell::new(Vec::new()),
             clock_at_poll: Cell::new(None),
             clock_probed: Cell::new(false),
+            busy: Cell::new(Duration::ZERO),
         }
     }
 
@@ -313,6 +317,9 @@ impl<F: Future + ?Sized> Future for Attributed<F> {
         ctx.clock_at_poll.set(outer_clock);
         let in_hook = IN_PANIC_HOOK.with(|t| t.replace(hook_before));
         let took = started.elapsed().saturating_sub(in_hook);
+        if previous.is_none() {
+            ctx.busy.set(ctx.busy.get() + took);
+        }
         drop(restore);
         if let Some(limit) = limit {
             if took >= limit {

@@ -249,9 +249,11 @@ pub(crate) fn run(setup: Setup) {
         turns: Arc::default(),
         groups: RefCell::default(),
     });
+    let began = Instant::now();
     let ran = std::panic::catch_unwind(AssertUnwindSafe(|| {
         local.block_on(&rt, state.clone().run_all(&mut source, threads))
     }));
+    let wall = began.elapsed();
     drop(local);
     drop(rt);
     if let Err(payload) = ran {
@@ -265,6 +267,10 @@ pub(crate) fn run(setup: Setup) {
         });
     }
     ctx.end_capture();
+    sink.send(Event::Busy {
+        busy: ctx.busy.get(),
+        wall,
+    });
     sink.send(Event::Done);
     sink.flush();
 }
