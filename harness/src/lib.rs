@@ -538,7 +538,7 @@ mod worker;
 use std::process::ExitCode;
 use std::time::Duration;
 
-pub use stackportal::{await_, guard, has_portal, iter, AsyncGuard};
+pub use stackportal::{await_, guard, has_portal, iter, AsyncGuard, AwaitExt};
 
 /// Spawns a task on the run's `LocalSet` that runs inside a portal of its own (as
 /// stackportal's `spawn_local`): sync code in it may [`await_`], and fixture

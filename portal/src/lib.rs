@@ -130,6 +130,7 @@
 
 mod builder;
 mod engine;
+mod ext;
 mod guard;
 mod iter;
 #[cfg(feature = "tokio")]
@@ -142,6 +143,7 @@ pub use builder::{
 #[cfg(unix)]
 pub use engine::set_fatal_message_fd;
 pub use engine::{await_, has_portal, Cancelled, Cleanup, Portal};
+pub use ext::AwaitExt;
 pub use guard::{guard, AsyncGuard};
 pub use iter::{iter, Iter};
 #[cfg(feature = "tokio")]
