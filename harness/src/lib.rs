@@ -811,8 +811,8 @@ pub const JUNIT_ENV: &str = "PORTALTEST_JUNIT";
 /// ```
 pub const JOBS_ENV: &str = "PORTALTEST_JOBS";
 
-/// The environment variable that runs the tests in the test binary's own process, as
-/// before worker processes existed (`1`): for debuggers and profilers, which should see
+/// The environment variable that runs the tests in the test binary's own process, with
+/// no worker process (`1`): for debuggers and profilers, which should see
 /// the tests' code in the process they started. A crash then ends the run without a
 /// report of the remaining tests (see the crate docs, "Worker processes").
 ///

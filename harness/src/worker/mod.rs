@@ -1,4 +1,4 @@
-//! The worker: today's run of tests on one thread. One current-thread tokio runtime,
+//! The worker: the run of tests on one thread. One current-thread tokio runtime,
 //! every test in its own portal, interleaved, fixtures shared; what happens is sent as
 //! [`Event`]s to a [`Sink`]: the supervisor over a socket (the worker is a process of
 //! its own), or the report directly (a run in one process).
@@ -227,8 +227,8 @@ pub(crate) fn run(setup: Setup) {
     let rt = builder
         .build()
         .expect("portaltest: cannot build the tokio runtime");
-    // Registered, never read: the signal no longer ends the process (the default
-    // action), the supervisor's `Cancel` stops the run instead.
+    // Registered, never read: so that the signal does not end the process (its default
+    // action); the supervisor's `Cancel` stops the run instead.
     let _signals = worker_process.then(|| {
         let _entered = rt.enter();
         use tokio::signal::unix::{signal, SignalKind};
