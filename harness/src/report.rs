@@ -608,6 +608,13 @@ impl Tracker {
         })
     }
 
+    /// The slot of test `id` while it runs, and when it started.
+    pub(crate) fn slot_of(&self, id: u32) -> Option<(u32, Instant)> {
+        self.running()
+            .find(|(_, i, _)| *i == id)
+            .map(|(slot, _, started)| (slot, started))
+    }
+
     /// Takes what `slot` wrote so far (and its failed attempts) and marks it finished.
     pub(crate) fn take_output(&mut self, slot: u32) -> (Vec<u8>, Vec<Attempt>) {
         match self.slot_mut(slot) {

@@ -701,16 +701,10 @@ impl Supervisor {
         let polled = board::read(&worker.board);
         let mut output_tail = tail(&mut worker.capture);
         let in_flight: Vec<u32> = worker.assigned.iter().copied().collect();
-        let slot_of = |tracker: &Tracker, id: u32| {
-            tracker
-                .running()
-                .find(|(_, i, _)| *i == id)
-                .map(|(slot, _, started)| (slot, started))
-        };
         // Interrupted: what was in flight was cancelled, not failed.
         if self.interrupted.is_some() {
             for id in in_flight {
-                let ((output, earlier), took) = match slot_of(&worker.tracker, id) {
+                let ((output, earlier), took) = match worker.tracker.slot_of(id) {
                     Some((slot, started)) => {
                         (worker.tracker.take_output(slot), Some(started.elapsed()))
                     }
@@ -825,24 +819,12 @@ impl Supervisor {
                 again.len(),
                 if again.len() == 1 { "" } else { "s" }
             );
+            let again_note = format!(
+                "note: the worker process {cause} on thread `{thread}` while this test was in \
+                 flight, for the second time: it is not run again"
+            );
             for id in failed {
-                let ((output, earlier), took) = match slot_of(&worker.tracker, id) {
-                    Some((slot, started)) => {
-                        (worker.tracker.take_output(slot), Some(started.elapsed()))
-                    }
-                    None => ((Vec::new(), Vec::new()), None),
-                };
-                self.report.finished(
-                    id,
-                    Verdict::Failed,
-                    output,
-                    Some(&format!(
-                        "note: the worker process {cause} on thread `{thread}` while this test \
-                         was in flight, for the second time: it is not run again"
-                    )),
-                    took,
-                    earlier,
-                );
+                self.fail_in_flight(&mut worker.tracker, id, &again_note);
             }
             self.report.run_error(
                 "a worker process's death".into(),
@@ -874,33 +856,21 @@ impl Supervisor {
                 ),
             );
             if self.blameless_deaths > BLAMELESS_DEATHS {
+                let note = format!(
+                    "note: the worker process {cause} while this test was in flight, and no \
+                     test was being polled (a task that a fixture or a test spawned?); worker \
+                     processes died that way {} times, so it is not run again",
+                    self.blameless_deaths
+                );
                 for id in others {
-                    let ((output, earlier), took) = match slot_of(&worker.tracker, id) {
-                        Some((slot, started)) => {
-                            (worker.tracker.take_output(slot), Some(started.elapsed()))
-                        }
-                        None => ((Vec::new(), Vec::new()), None),
-                    };
-                    self.report.finished(
-                        id,
-                        Verdict::Failed,
-                        output,
-                        Some(&format!(
-                            "note: the worker process {cause} while this test was in flight, and no \
-                             test was being polled (a task that a fixture or a test spawned?); \
-                             worker processes died that way {} times, so it is not run again",
-                            self.blameless_deaths
-                        )),
-                        took,
-                        earlier,
-                    );
+                    self.fail_in_flight(&mut worker.tracker, id, &note);
                 }
             } else {
                 self.requeue(others);
             }
             return;
         };
-        let ((mut output, earlier), took, fixture) = match slot_of(&worker.tracker, culprit) {
+        let ((mut output, earlier), took, fixture) = match worker.tracker.slot_of(culprit) {
             Some((slot, started)) => (
                 worker.tracker.take_output(slot),
                 Some(started.elapsed()),
@@ -1008,6 +978,16 @@ impl Supervisor {
     }
 
     /// Puts tests back at the front of the queue, in order.
+    /// Fails test `id`, in flight on a worker that died, with `note` and what it wrote.
+    fn fail_in_flight(&mut self, tracker: &mut Tracker, id: u32, note: &str) {
+        let ((output, earlier), took) = match tracker.slot_of(id) {
+            Some((slot, started)) => (tracker.take_output(slot), Some(started.elapsed())),
+            None => ((Vec::new(), Vec::new()), None),
+        };
+        self.report
+            .finished(id, Verdict::Failed, output, Some(note), took, earlier);
+    }
+
     fn requeue(&mut self, ids: Vec<u32>) {
         for id in ids.into_iter().rev() {
             self.queue.push_front(id);
