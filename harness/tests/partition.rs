@@ -37,12 +37,7 @@ fn listed(extra: &[&str], env: &[(&str, &str)]) -> Vec<String> {
 fn ran(args: &[&str], env: &[(&str, &str)]) -> (BTreeSet<String>, String) {
     let r = run_with_env(args, env);
     r.assert_code(0);
-    let names = r
-        .stdout
-        .lines()
-        .filter_map(|l| l.strip_prefix("test "))
-        .filter_map(|l| l.split_once(" ... ").map(|(name, _)| name.to_string()))
-        .collect();
+    let names = r.reported().into_iter().collect();
     let summary = r
         .stdout
         .lines()

@@ -24,13 +24,7 @@ fn run(sample: &str, args: &[&str], env: &[(&str, &str)]) -> Run {
 fn order(args: &[&str], env: &[(&str, &str)]) -> (Vec<String>, String) {
     let r = run("partition", args, env);
     r.assert_code(0);
-    let names = r
-        .stdout
-        .lines()
-        .filter_map(|l| l.strip_prefix("test "))
-        .filter_map(|l| l.split_once(" ... ").map(|(name, _)| name.to_string()))
-        .collect();
-    (names, r.stdout.clone())
+    (r.reported(), r.stdout.clone())
 }
 
 fn one_at_a_time<'a>(extra: &[&'a str]) -> Vec<&'a str> {

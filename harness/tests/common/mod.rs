@@ -115,6 +115,16 @@ pub fn run_sample<V: AsRef<std::ffi::OsStr>>(exe: &Path, args: &[&str], env: &[(
 }
 
 impl Run {
+    /// The tests that got a result line (`test NAME ... ok`), in the order of those
+    /// lines.
+    pub fn reported(&self) -> Vec<String> {
+        self.stdout
+            .lines()
+            .filter_map(|l| l.strip_prefix("test "))
+            .filter_map(|l| l.split_once(" ... ").map(|(name, _)| name.to_string()))
+            .collect()
+    }
+
     pub fn assert_stdout(&self, needle: &str) -> &Self {
         assert!(
             self.stdout.contains(needle),
