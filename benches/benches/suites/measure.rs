@@ -297,16 +297,7 @@ pub fn pair_ratios(a: &Stats, b: &Stats) -> Vec<f64> {
 
 /// Median, smallest and largest of `ratios` (None when empty).
 pub fn ratio_summary(ratios: &[f64]) -> Option<(f64, f64, f64)> {
-    if ratios.is_empty() {
-        return None;
-    }
-    let mut v = ratios.to_vec();
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    let median = if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    };
-    Some((median, v[0], v[n - 1]))
+    let lo = ratios.iter().copied().reduce(f64::min)?;
+    let hi = ratios.iter().copied().reduce(f64::max)?;
+    Some((Stats::median(ratios.to_vec()), lo, hi))
 }
