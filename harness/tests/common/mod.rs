@@ -185,10 +185,39 @@ impl Run {
 }
 
 /// A log file the samples append to (`PORTALTEST_SAMPLE_LOG`).
-pub fn log_path(tag: &str) -> PathBuf {
+/// A log file that a sample writes (its path in `PORTALTEST_SAMPLE_LOG` or the like),
+/// removed when the test is done with it: a test run leaves no file behind.
+pub struct LogFile(PathBuf);
+
+impl std::ops::Deref for LogFile {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl AsRef<Path> for LogFile {
+    fn as_ref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl AsRef<std::ffi::OsStr> for LogFile {
+    fn as_ref(&self) -> &std::ffi::OsStr {
+        self.0.as_os_str()
+    }
+}
+
+impl Drop for LogFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+pub fn log_path(tag: &str) -> LogFile {
     let p = std::env::temp_dir().join(format!("portaltest-log-{}-{tag}", std::process::id()));
     let _ = std::fs::remove_file(&p);
-    p
+    LogFile(p)
 }
 
 pub fn read_log(p: &Path) -> Vec<String> {
