@@ -10,6 +10,9 @@ pub fn log(line: &str) {
             .append(true)
             .open(path)
             .unwrap();
-        writeln!(f, "{line}").unwrap();
+        // One write of the whole line: with O_APPEND it lands whole even when several
+        // worker processes log at once (`writeln!` may write the text and the newline
+        // apart, and another process's line can land between them).
+        f.write_all(format!("{line}\n").as_bytes()).unwrap();
     }
 }
