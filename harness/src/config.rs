@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use libtest_mimic::{Arguments, FormatSetting};
 
-use crate::partition::{Partition, SYNTAX as PARTITION_SYNTAX};
+use crate::run::partition::{Partition, SYNTAX as PARTITION_SYNTAX};
 use crate::{
     parse_duration, BLOCKING_WARN_ENV, GRACE_ENV, IN_PROCESS_ENV, JOBS_ENV, JUNIT_ENV,
     PARTITION_ENV, RETRIES_ENV, SHUFFLE_SEED_ENV, SLOWEST_ENV, SLOW_NOTICE_ENV,
@@ -578,7 +578,7 @@ impl Cli {
     pub(crate) fn shuffle_seed(&self, env: &EnvConfig) -> Option<u64> {
         self.shuffle_seed
             .or(env.shuffle_seed)
-            .or_else(|| self.shuffle.then(crate::shuffle::random_seed))
+            .or_else(|| self.shuffle.then(crate::run::shuffle::random_seed))
     }
 
     /// Whether the output format is terse (`--format terse` or `-q`).

@@ -512,27 +512,16 @@
 
 #![warn(missing_docs)]
 
-mod capture;
 mod config;
-mod events;
-mod exit_guard;
-mod fixture;
-mod groups;
-mod isolated;
-mod junit;
+mod fixtures;
 mod logging;
 mod panics;
-mod partition;
-mod printer;
-mod realtime;
-mod registry;
+mod protocol;
 mod report;
-mod runner;
-mod shuffle;
-mod signatures;
-mod spawn;
+mod run;
 #[cfg(unix)]
 mod supervisor;
+mod sys;
 mod worker;
 
 use std::process::ExitCode;
@@ -580,7 +569,7 @@ pub use stackportal::{await_, guard, has_portal, iter, AsyncGuard, AwaitExt};
 /// # #[cfg(any())] fn main() {} // rustdoc: do not wrap (tests must be module-level)
 /// portaltest::main!();
 /// ```
-pub use spawn::spawn_local;
+pub use worker::spawn::spawn_local;
 
 /// Marks a test: a sync `fn` or an `async fn` with no arguments, returning `()` or
 /// `Result<(), E>` (`E: Debug`), at module level (not in an `impl` block).
@@ -888,7 +877,7 @@ pub(crate) fn format_limit(d: Duration) -> String {
 /// }
 /// ```
 pub fn run_main() -> ExitCode {
-    runner::run_main()
+    run::run_main()
 }
 
 /// Like [`run_main`], with an explicit command line (libtest-mimic's parsed
@@ -899,7 +888,7 @@ pub fn run_main() -> ExitCode {
 /// let code = portaltest::run_with_args(args);
 /// ```
 pub fn run_with_args(args: Arguments) -> ExitCode {
-    runner::run_with_args(args)
+    run::run_with_args(args)
 }
 
 /// The parsed libtest command line (re-exported from libtest-mimic).
@@ -935,9 +924,9 @@ pub use portaltest_macros::main;
 
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::fixture::{fixture_get, BoxFuture, FixtureCell};
-    pub use crate::registry::{IntoTestResult, ShouldPanic, TestDef, TESTS};
-    pub use crate::signatures::{
+    pub use crate::fixtures::fixture::{fixture_get, BoxFuture, FixtureCell};
+    pub use crate::fixtures::registry::{IntoTestResult, ShouldPanic, TestDef, TESTS};
+    pub use crate::fixtures::signatures::{
         assert_has_main, assert_not_result, teardown, ByRef, ByValue, FallibleFixture, HasMain,
         MainFallback, MainMissing, MainPresent, MainProbe, NoMain, NotAResult, PlainProbe,
         PlainValue, ResultProbe, ResultThroughAlias, Teardown, TeardownFn,
@@ -948,7 +937,7 @@ pub mod __private {
     /// `portaltest-macros`' `crate_checks`).
     #[allow(non_upper_case_globals)]
     pub mod main_fallbacks {
-        use crate::signatures::NoMain;
+        use crate::fixtures::signatures::NoMain;
         pub const main: NoMain = NoMain;
         pub const __portaltest_target_needs_harness_false: NoMain = NoMain;
     }

@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::config::EnvConfig;
-use crate::isolated;
+use crate::worker::isolated;
 
 /// Installs the subscriber, unless the environment says not to or the program has
 /// installed one of its own.

@@ -13,9 +13,9 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use crate::config::Backtraces;
-use crate::isolated;
 use crate::logging::HARNESS_SUBSCRIBER;
 use crate::worker::attribution;
+use crate::worker::isolated;
 use crate::TRACING_ENV;
 
 /// Catches a panic of the wrapped (unpin) future's `poll`.

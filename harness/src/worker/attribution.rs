@@ -13,12 +13,12 @@ use std::time::{Duration, Instant};
 use stackportal::Cleanup;
 use tokio::task::JoinHandle;
 
-use super::board::{self, Polled};
 use super::watchdog;
 use super::Sink;
-use crate::capture::Capture;
-use crate::events::Event;
 use crate::panics::{__rust_begin_short_backtrace, IN_PANIC_HOOK};
+use crate::protocol::board::{self, Polled};
+use crate::protocol::events::Event;
+use crate::sys::capture::Capture;
 use crate::BLOCKING_WARN_ENV;
 
 /// The state of a run, reachable from the runtime thread.
@@ -44,7 +44,7 @@ pub(crate) struct Ctx {
     pub(crate) isolated: RefCell<Vec<usize>>,
     /// Per slot: why it must stop now (it paused the shared clock), and who to wake.
     pub(crate) aborts: RefCell<Vec<Abort>>,
-    /// Per slot: what the [`board`](super::board) says while it is polled.
+    /// Per slot: what the [`board`](crate::protocol::board) says while it is polled.
     board: RefCell<Vec<u64>>,
     /// The shared clock's reading when the poll in progress started.
     clock_at_poll: Cell<Option<tokio::time::Instant>>,
@@ -229,14 +229,14 @@ impl Ctx {
         // Read and sent a chunk at a time: a test that prints 200 MB in one poll costs
         // the worker one chunk of memory, not 200 MB (events of output flush at once).
         if let Some(capture) = self.capture.borrow().as_ref() {
-            capture.drain(crate::events::MAX_CHUNK, |bytes| {
+            capture.drain(crate::protocol::events::MAX_CHUNK, |bytes| {
                 self.send_output(slot, bytes)
             });
         }
     }
 
     /// Sends output that `slot` (or no test) wrote, in events of at most
-    /// [`crate::events::MAX_CHUNK`] bytes: frames stay small whatever a test prints, and
+    /// [`crate::protocol::events::MAX_CHUNK`] bytes: frames stay small whatever a test prints, and
     /// each end holds a chunk at a time besides the output itself.
     pub(crate) fn send_output(&self, slot: Option<usize>, bytes: Vec<u8>) {
         if bytes.is_empty() {
@@ -249,11 +249,11 @@ impl Ctx {
             },
             None => Event::Stray { bytes },
         };
-        if bytes.len() <= crate::events::MAX_CHUNK {
+        if bytes.len() <= crate::protocol::events::MAX_CHUNK {
             self.sink.send(event(bytes));
             return;
         }
-        for chunk in bytes.chunks(crate::events::MAX_CHUNK) {
+        for chunk in bytes.chunks(crate::protocol::events::MAX_CHUNK) {
             self.sink.send(event(chunk.to_vec()));
         }
     }
@@ -501,7 +501,7 @@ pub(crate) fn fixture_ready(name: &str) {
 /// The message of a fixture used where fixtures do not exist: on the thread of an
 /// isolated test (`None` elsewhere).
 pub(crate) fn fixture_unavailable_here(fixture: &str) -> Option<String> {
-    let test = crate::isolated::current_name()?;
+    let test = crate::worker::isolated::current_name()?;
     Some(format!(
         "fixture `{fixture}` was used in the isolated test `{test}`: fixtures live on the shared \
          runtime's thread (their values are `Rc`s, created and torn down there), and an isolated \

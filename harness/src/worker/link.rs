@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
-use crate::events::{frames, Command, Event};
+use crate::protocol::events::{frames, Command, Event};
 
 /// Where the events of a run go: to the supervisor, or (in one process) straight to
 /// the report.
@@ -78,7 +78,7 @@ impl Link {
                 // process it started (its process group, which it leads).
                 on_command(&Command::Cancel);
                 let _ = tx.send(Command::End);
-                if !super::board::forked() {
+                if !crate::protocol::board::forked() {
                     // SAFETY: kill() has no memory-safety preconditions; 0 names this
                     // process's own group, which the supervisor made for this worker.
                     unsafe {
@@ -101,7 +101,7 @@ impl Link {
 
     pub(crate) fn send(&self, event: &Event) {
         // Only the worker itself reports (a test's forked child would report twice).
-        super::board::exit_if_forked();
+        crate::protocol::board::exit_if_forked();
         let urgent = matches!(
             event,
             Event::Want { .. }
@@ -119,7 +119,7 @@ impl Link {
     }
 
     pub(crate) fn flush(&self) {
-        if super::board::forked() {
+        if crate::protocol::board::forked() {
             return;
         }
         let mut out = self.out.lock().unwrap_or_else(|e| e.into_inner());

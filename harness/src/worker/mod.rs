@@ -4,8 +4,9 @@
 //! its own), or the report directly (a run in one process).
 
 pub(crate) mod attribution;
-pub(crate) mod board;
+pub(crate) mod isolated;
 pub(crate) mod link;
+pub(crate) mod spawn;
 mod task_hooks;
 pub(crate) mod watchdog;
 
@@ -25,11 +26,11 @@ use stackportal::Portal;
 use tokio::sync::{mpsc, Notify, RwLock, Semaphore};
 
 use crate::config::EnvConfig;
-use crate::events::{Command, Event, Verdict as Ending};
-use crate::isolated::{self, Finished};
+use crate::fixtures::registry::{ShouldPanic, TestDef};
 use crate::panics::{__rust_begin_short_backtrace, panic_message, CatchUnwind};
-use crate::registry::{ShouldPanic, TestDef};
+use crate::protocol::events::{Command, Event, Verdict as Ending};
 use attribution::{await_cleanups, cleanup_spawner, fmt_duration, Attributed, Ctx};
+use isolated::Finished;
 pub(crate) use link::Sink;
 
 /// The run was interrupted (Ctrl-C or SIGTERM reached the supervisor, or the
@@ -596,7 +597,7 @@ impl RunState {
     /// Tears the fixtures down in reverse order of creation and drops their values, each
     /// within the teardown limit (past it, the teardown is cancelled and fails).
     async fn teardown(&self) {
-        while let Some(created) = crate::fixture::pop_created() {
+        while let Some(created) = crate::fixtures::fixture::pop_created() {
             let (fut, value) = (created.take)();
             let Some(fut) = fut else {
                 drop(value);
@@ -670,7 +671,7 @@ async fn with_slow_notice<F: Future>(
     after: Option<Duration>,
 ) -> F::Output {
     let mut fut = std::pin::pin!(fut);
-    let mut sleep = at.map(crate::realtime::sleep_until);
+    let mut sleep = at.map(crate::sys::realtime::sleep_until);
     std::future::poll_fn(|cx| {
         if let Poll::Ready(out) = fut.as_mut().poll(cx) {
             return Poll::Ready(out);
@@ -716,7 +717,7 @@ async fn supervise<F, T>(ctx: &Ctx, slot: usize, mut test: F, deadline: Option<I
 where
     F: Future<Output = Result<T, Box<dyn Any + Send>>> + Unpin,
 {
-    let mut sleep = deadline.map(crate::realtime::sleep_until);
+    let mut sleep = deadline.map(crate::sys::realtime::sleep_until);
     let interruptible = !ctx.is_teardown(slot);
     let mut interrupt = std::pin::pin!(Interrupt::get().wait());
     std::future::poll_fn(|cx| {
@@ -750,7 +751,7 @@ async fn wait_until<T>(
     rx: &mut tokio::sync::oneshot::Receiver<T>,
     deadline: Option<Instant>,
 ) -> Option<Result<T, tokio::sync::oneshot::error::RecvError>> {
-    let mut sleep = deadline.map(crate::realtime::sleep_until);
+    let mut sleep = deadline.map(crate::sys::realtime::sleep_until);
     std::future::poll_fn(|cx| {
         if let Poll::Ready(r) = Pin::new(&mut *rx).poll(cx) {
             return Poll::Ready(Some(r));

@@ -6,9 +6,11 @@
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use crate::events::{Event, Verdict};
-use crate::junit;
-use crate::printer::{Counts, Outcome, Printer};
+use crate::protocol::events::{Event, Verdict};
+pub(crate) mod junit;
+pub(crate) mod printer;
+
+use crate::report::printer::{Counts, Outcome, Printer};
 use crate::JOBS_ENV;
 
 /// Runs shorter than this get no CPU-bound hint: too short to be worth more processes.
@@ -452,7 +454,7 @@ impl Direct {
 impl crate::worker::Sink for Direct {
     fn send(&self, event: Event) {
         // A child that a test forked does not report for the run.
-        crate::worker::board::exit_if_forked();
+        crate::protocol::board::exit_if_forked();
         let mut report = self.report.borrow_mut();
         self.tracker.borrow_mut().handle(event, &mut report);
     }

@@ -4,7 +4,7 @@
 
 use std::collections::VecDeque;
 
-use crate::registry::TestDef;
+use crate::fixtures::registry::TestDef;
 
 /// Takes up to `n` tests (at least one) from the front of `queue` for one worker; a
 /// taken test of a group brings every queued test of that group along, so that no

@@ -20,7 +20,7 @@
 //! 1. **One deadline per try.** A test's deadline (its limit plus the grace) is armed
 //!    at its start and again at each retry.
 //! 2. **A stop is not a hang.** The worker's deadlines run on a clock that a stop of
-//!    the process does not advance ([`crate::realtime`]); a worker that finds it was
+//!    the process does not advance ([`crate::sys::realtime`]); a worker that finds it was
 //!    stopped tells the supervisor, which moves that worker's deadlines as much; a
 //!    worker that is stopped is not judged; Ctrl-Z stops the workers with the
 //!    supervisor, and after any SIGCONT every worker gets a fresh grace, as it does
@@ -77,6 +77,8 @@
 //! down; a worker that has not finished within the grace period is killed, and so is
 //! every worker at a second signal.
 
+pub(crate) mod groups;
+
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::fs::File;
 use std::io::{Read, Seek};
@@ -91,12 +93,12 @@ use tokio::sync::{mpsc, oneshot};
 use crate::config::{
     Cli, EnvConfig, WORKER_CAPTURE_ENV, WORKER_ENV, WORKER_SHARE_ENV, WORKER_THREADS_ENV,
 };
-use crate::events::{frames, Command, Event, Verdict};
-use crate::registry::TestDef;
+use crate::fixtures::registry::TestDef;
+use crate::protocol::board::{self, Polled};
+use crate::protocol::events::{frames, Command, Event, Verdict};
 use crate::report::{with_note, Followup, Holder, Report, Tracker};
-use crate::runner::{exit_code, start_report, Plan};
+use crate::run::{exit_code, start_report, Plan};
 use crate::worker::attribution::fmt_duration;
-use crate::worker::board::{self, Polled};
 use crate::worker::limit_of;
 
 /// How many times workers may die while no test was being polled before the tests in
@@ -424,7 +426,7 @@ impl Supervisor {
             });
         }
         let capture = if self.capture {
-            let file = crate::capture::temp_file("worker")?;
+            let file = crate::sys::capture::temp_file("worker")?;
             command
                 .stdout(Stdio::from(file.try_clone()?))
                 .stderr(Stdio::from(file.try_clone()?));
@@ -592,7 +594,7 @@ impl Supervisor {
                         } else {
                             (n as usize).min(fair)
                         };
-                        let ids = crate::groups::take(&mut self.queue, n, &self.tests);
+                        let ids = crate::supervisor::groups::take(&mut self.queue, n, &self.tests);
                         for id in &ids {
                             if let Some(&tries) = self.tries.get(id) {
                                 send(&mut worker.tx, &Command::Tried { id: *id, tries }).await;

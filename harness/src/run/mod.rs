@@ -4,17 +4,20 @@
 //! in worker processes ([`crate::supervisor`]), or in this very process (one test for
 //! cargo-nextest, `PORTALTEST_IN_PROCESS=1` for debuggers).
 
+pub(crate) mod partition;
+pub(crate) mod shuffle;
+
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 use std::rc::Rc;
 
 use libtest_mimic::{Arguments, Trial};
 
-use crate::capture::Capture;
 use crate::config::{Cli, EnvConfig, DEFAULT_IN_FLIGHT, WORKER_ENV};
-use crate::printer::Printer;
-use crate::registry::{TestDef, TESTS};
+use crate::fixtures::registry::{TestDef, TESTS};
+use crate::report::printer::Printer;
 use crate::report::Report;
+use crate::sys::capture::Capture;
 use crate::worker::{self, attribution, watchdog};
 
 /// A test as selected for this run.
@@ -96,7 +99,7 @@ fn list(cli: &Cli, selected: &[Selected], logfile: Option<std::fs::File>) {
 /// line, one `discovered` line per test, a `completed` line with the counts. Columns
 /// are not known here (only the line of the test's fn): they are 1.
 fn list_json(out: &mut impl Write, selected: &[Selected]) {
-    use crate::printer::json_escape;
+    use crate::report::printer::json_escape;
     let _ = writeln!(out, r#"{{ "type": "suite", "event": "discovery" }}"#);
     for t in selected {
         let _ = writeln!(
@@ -202,7 +205,7 @@ fn run_cli(cli: Cli) -> ExitCode {
     // that several share.
     let shuffle_seed = cli.shuffle_seed(&env);
     if let Some(seed) = shuffle_seed {
-        crate::shuffle::shuffle(&mut selected, seed);
+        crate::run::shuffle::shuffle(&mut selected, seed);
     }
     let threads = in_flight(args, &env);
     let to_run = selected.iter().filter(|t| !t.ignored).count();
@@ -344,7 +347,7 @@ fn run_in_process(
     let args = &cli.args;
     crate::logging::install_tracing(&env);
     crate::panics::install_panic_hook(env.backtraces);
-    worker::board::guard_forks();
+    crate::protocol::board::guard_forks();
     let capture = if args.nocapture {
         None
     } else {
@@ -396,7 +399,7 @@ fn run_in_process(
             Some(c) => c.real_stderr().into_raw_fd(),
             None => 2,
         };
-        crate::exit_guard::arm(fd, watchdog::polling, ctx.names.clone());
+        crate::sys::exit_guard::arm(fd, watchdog::polling, ctx.names.clone());
     }
     worker::run(worker::Setup {
         tests: plan.tests,
@@ -406,7 +409,7 @@ fn run_in_process(
         source: worker::Source::Local(ids.into()),
         worker_process: false,
     });
-    crate::exit_guard::disarm();
+    crate::sys::exit_guard::disarm();
     watchdog::stop();
     attribution::uninstall();
     drop(ctx);
@@ -453,14 +456,14 @@ fn worker_main(board: std::ffi::OsString) -> ExitCode {
     #[cfg(unix)]
     {
         use std::os::unix::net::UnixStream;
-        let Some(link) = crate::capture::take_stdin() else {
+        let Some(link) = crate::sys::capture::take_stdin() else {
             return usage_error("portaltest worker: no link to the supervisor on stdin");
         };
-        if let Err(err) = worker::board::open(&board) {
+        if let Err(err) = crate::protocol::board::open(&board) {
             return usage_error(&format!("portaltest worker: cannot open the board: {err}"));
         }
-        worker::board::guard_forks();
-        worker::board::catch_crashes();
+        crate::protocol::board::guard_forks();
+        crate::protocol::board::catch_crashes();
         let (link, rx) = match worker::link::Link::start(UnixStream::from(link), worker::on_command)
         {
             Ok(started) => started,
@@ -468,7 +471,9 @@ fn worker_main(board: std::ffi::OsString) -> ExitCode {
         };
         // A stop of this worker moves its deadlines; the supervisor's move with them.
         let stops = link.clone();
-        crate::realtime::on_stop(move |gap| stops.send(&crate::events::Event::Stopped { gap }));
+        crate::sys::realtime::on_stop(move |gap| {
+            stops.send(&crate::protocol::events::Event::Stopped { gap })
+        });
         crate::logging::install_tracing(&env);
         crate::panics::install_panic_hook(env.backtraces);
         let capture = if capture { Capture::inherited() } else { None };

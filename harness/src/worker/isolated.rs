@@ -30,8 +30,8 @@ use stackportal::Cleanup;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use crate::fixtures::registry::TestDef;
 use crate::panics::CatchUnwind;
-use crate::registry::TestDef;
 
 /// Output of an isolated test that the harness can attribute exactly (its panic
 /// messages and `tracing` events), collected while it runs.

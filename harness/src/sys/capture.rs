@@ -5,7 +5,7 @@
 //! descriptors 1 and 2 point at one anonymous temporary file (a file, not a pipe, so a
 //! chatty test never blocks on a full pipe). Every poll of a test's future is bracketed
 //! by [`Capture::drain`]: what accumulated before the poll belongs to whoever ran before
-//! (see [`crate::runner`]), what accumulated during it belongs to the test. Results are
+//! (see [`crate::run`]), what accumulated during it belongs to the test. Results are
 //! printed to saved duplicates of the original descriptors.
 //!
 //! Output written by other threads lands in whichever poll is in progress when it is

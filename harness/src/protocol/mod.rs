@@ -1,0 +1,6 @@
+//! What the supervisor and its workers say to each other: the events and commands and
+//! their wire format, the board (a shared-memory word naming the test being polled),
+//! and the sink that events go to. The only module both processes import.
+
+pub(crate) mod board;
+pub(crate) mod events;
