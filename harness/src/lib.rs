@@ -514,14 +514,16 @@
 
 mod config;
 mod fixtures;
+mod fmt;
+mod here;
 mod logging;
-mod panics;
 mod protocol;
 mod report;
 mod run;
 #[cfg(unix)]
 mod supervisor;
 mod sys;
+mod unwind;
 mod worker;
 
 use std::process::ExitCode;
@@ -924,11 +926,11 @@ pub use portaltest_macros::main;
 
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::fixtures::fixture::{fixture_get, BoxFuture, FixtureCell};
+    pub use crate::fixtures::fixture::{fixture_get, FixtureCell};
     pub use crate::fixtures::registry::{IntoTestResult, ShouldPanic, TestDef, TESTS};
     pub use crate::fixtures::signatures::{
-        assert_has_main, assert_not_result, teardown, ByRef, ByValue, FallibleFixture, HasMain,
-        MainFallback, MainMissing, MainPresent, MainProbe, NoMain, NotAResult, PlainProbe,
+        assert_has_main, assert_not_result, teardown, BoxFuture, ByRef, ByValue, FallibleFixture,
+        HasMain, MainFallback, MainMissing, MainPresent, MainProbe, NoMain, NotAResult, PlainProbe,
         PlainValue, ResultProbe, ResultThroughAlias, Teardown, TeardownFn,
     };
     pub use linkme;

@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::config::EnvConfig;
-use crate::worker::isolated;
+use crate::here;
 
 /// Installs the subscriber, unless the environment says not to or the program has
 /// installed one of its own.
@@ -24,7 +24,7 @@ pub(crate) fn install_tracing(env: &EnvConfig) {
     // Events go to stdout, that is into the capture of the test being polled (those
     // of an isolated test to its own buffer).
     let layer = tracing_subscriber::fmt::layer()
-        .with_writer(isolated::make_writer)
+        .with_writer(here::make_writer)
         .with_ansi(false)
         .with_target(true);
     // A subscriber that the program installed itself stays in charge.

@@ -4,3 +4,4 @@
 
 pub(crate) mod board;
 pub(crate) mod events;
+pub(crate) mod sink;

@@ -168,8 +168,8 @@ impl Report {
              {JOBS_ENV}=auto runs them in {cores} worker processes, one per core (each with \
              its own fixtures).",
             100.0 * busy.as_secs_f64() / wall.as_secs_f64(),
-            crate::worker::attribution::fmt_duration(busy),
-            crate::worker::attribution::fmt_duration(wall),
+            crate::fmt::fmt_duration(busy),
+            crate::fmt::fmt_duration(wall),
         ))
     }
 
@@ -451,7 +451,7 @@ impl Direct {
     }
 }
 
-impl crate::worker::Sink for Direct {
+impl crate::protocol::sink::Sink for Direct {
     fn send(&self, event: Event) {
         // A child that a test forked does not report for the run.
         crate::protocol::board::exit_if_forked();

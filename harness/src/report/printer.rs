@@ -11,6 +11,8 @@ use std::time::Duration;
 
 use libtest_mimic::{Arguments, ColorSetting, FormatSetting};
 
+use crate::fmt::{exec_time, running_for};
+
 /// How one test ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Outcome {
@@ -39,11 +41,6 @@ pub(crate) struct Printer {
     slowest: Option<usize>,
     /// The tests that ran and their times (kept for the list of the slowest only).
     times: Vec<(String, Duration)>,
-}
-
-/// A test's time as libtest's `--report-time` shows it (`TestExecTime`'s Display).
-fn fmt_time(d: Duration) -> String {
-    format!("{:.3}s", d.as_secs_f64())
 }
 
 const GREEN: &str = "\x1b[32m";
@@ -285,7 +282,7 @@ impl Printer {
         }
         let time = time.filter(|_| self.report_time);
         let suffix = time
-            .map(|t| format!(" <{}>", fmt_time(t)))
+            .map(|t| format!(" <{}>", exec_time(t)))
             .unwrap_or_default();
         if let Some(log) = &mut self.log {
             let result = match outcome {
@@ -358,12 +355,7 @@ impl Printer {
         if std::mem::take(&mut self.mid_line) {
             let _ = writeln!(self.out);
         }
-        let ms = after.as_millis();
-        let how_long = match (ms % 1000, ms / 1000) {
-            (0, 1) => "1 second".to_string(),
-            (0, s) => format!("{s} seconds"),
-            _ => format!("{ms} milliseconds"),
-        };
+        let how_long = running_for(after);
         let _ = writeln!(self.out, "test {name} has been running for over {how_long}");
         let _ = self.out.flush();
     }
@@ -487,11 +479,11 @@ impl Printer {
         );
         let width = times
             .iter()
-            .map(|(_, t)| fmt_time(*t).len())
+            .map(|(_, t)| exec_time(*t).len())
             .max()
             .unwrap_or(0);
         for (name, time) in &times {
-            let _ = writeln!(self.out, "    {:>width$}  {name}", fmt_time(*time));
+            let _ = writeln!(self.out, "    {:>width$}  {name}", exec_time(*time));
         }
         let _ = writeln!(self.out);
     }

@@ -5,6 +5,7 @@
 //! cargo-nextest, `PORTALTEST_IN_PROCESS=1` for debuggers).
 
 pub(crate) mod partition;
+pub(crate) mod plan;
 pub(crate) mod shuffle;
 
 use std::io::{IsTerminal, Write};
@@ -19,14 +20,7 @@ use crate::report::printer::Printer;
 use crate::report::Report;
 use crate::sys::capture::Capture;
 use crate::worker::{self, attribution, watchdog};
-
-/// A test as selected for this run.
-pub(crate) struct Selected {
-    pub(crate) id: u32,
-    pub(crate) def: &'static TestDef,
-    pub(crate) name: String,
-    pub(crate) ignored: bool,
-}
+use plan::{exit_code, start_report, Plan, Selected};
 
 /// The name libtest would print: the module path inside the target plus the fn name.
 pub(crate) fn test_name(def: &TestDef) -> String {
@@ -309,33 +303,6 @@ fn tracer_pid() -> Option<u32> {
     (pid != 0).then_some(pid)
 }
 
-/// What to run.
-pub(crate) struct Plan {
-    /// Every test of the binary ([`all_tests`]).
-    pub(crate) tests: Vec<(String, &'static TestDef)>,
-    /// The tests this run selected, in name order.
-    pub(crate) selected: Vec<Selected>,
-    /// Tests in flight at most (per worker).
-    pub(crate) threads: usize,
-    pub(crate) filtered_out: u64,
-    /// The seed the tests were shuffled with (`--shuffle`, `--shuffle-seed`).
-    pub(crate) shuffle_seed: Option<u64>,
-}
-
-/// Reports the ignored tests of `plan` and returns the ids of those to run.
-pub(crate) fn start_report(report: &mut Report, plan: &Plan) -> Vec<u32> {
-    report.title(plan.selected.len(), plan.shuffle_seed);
-    let mut ids = Vec::new();
-    for t in &plan.selected {
-        if t.ignored {
-            report.ignored(t.id, t.def.ignore_reason);
-        } else {
-            ids.push(t.id);
-        }
-    }
-    ids
-}
-
 /// The run in this process: the worker's run loop with the report as its sink.
 fn run_in_process(
     cli: &Cli,
@@ -346,7 +313,7 @@ fn run_in_process(
 ) -> ExitCode {
     let args = &cli.args;
     crate::logging::install_tracing(&env);
-    crate::panics::install_panic_hook(env.backtraces);
+    crate::worker::panic_hook::install_panic_hook(env.backtraces);
     crate::protocol::board::guard_forks();
     let capture = if args.nocapture {
         None
@@ -420,15 +387,6 @@ fn run_in_process(
     exit_code(report.finish(plan.filtered_out, None))
 }
 
-/// 101 for a failed run, as libtest.
-pub(crate) fn exit_code(failed: bool) -> ExitCode {
-    if failed {
-        ExitCode::from(101)
-    } else {
-        ExitCode::SUCCESS
-    }
-}
-
 /// A worker process: runs the tests its supervisor hands it (see
 /// [`crate::supervisor`]); its stdin is the socket to the supervisor, its stdout and
 /// stderr the capture file (or the supervisor's, with `--nocapture`).
@@ -475,9 +433,9 @@ fn worker_main(board: std::ffi::OsString) -> ExitCode {
             stops.send(&crate::protocol::events::Event::Stopped { gap })
         });
         crate::logging::install_tracing(&env);
-        crate::panics::install_panic_hook(env.backtraces);
+        crate::worker::panic_hook::install_panic_hook(env.backtraces);
         let capture = if capture { Capture::inherited() } else { None };
-        let sink: Rc<dyn worker::Sink> = Rc::new(link.clone());
+        let sink: Rc<dyn crate::protocol::sink::Sink> = Rc::new(link.clone());
         let ctx = Rc::new(attribution::Ctx::new(capture, sink, env.blocking_warn));
         attribution::install(ctx.clone());
         let tests = all_tests();
@@ -516,7 +474,7 @@ fn worker_main(board: std::ffi::OsString) -> ExitCode {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::panics::panic_message;
+    use crate::unwind::panic_message;
 
     fn def(module_path: &'static str, name: &'static str) -> TestDef {
         TestDef::sample(module_path, name)

@@ -93,13 +93,13 @@ use tokio::sync::{mpsc, oneshot};
 use crate::config::{
     Cli, EnvConfig, WORKER_CAPTURE_ENV, WORKER_ENV, WORKER_SHARE_ENV, WORKER_THREADS_ENV,
 };
+use crate::fixtures::registry::limit_of;
 use crate::fixtures::registry::TestDef;
+use crate::fmt::fmt_duration;
 use crate::protocol::board::{self, Polled};
 use crate::protocol::events::{frames, Command, Event, Verdict};
 use crate::report::{with_note, Followup, Holder, Report, Tracker};
-use crate::run::{exit_code, start_report, Plan};
-use crate::worker::attribution::fmt_duration;
-use crate::worker::limit_of;
+use crate::run::plan::{exit_code, start_report, Plan};
 
 /// How many times workers may die while no test was being polled before the tests in
 /// flight fail instead of running again.

@@ -227,6 +227,47 @@ impl Drop for Sleep {
     }
 }
 
+/// An optional real-time deadline polled beside other work (a test, a channel): the
+/// one place where the harness races something against real time.
+pub(crate) struct Deadline(Option<Sleep>);
+
+impl Deadline {
+    /// A deadline at `at` (`None`: one that never passes).
+    pub(crate) fn new(at: Option<Instant>) -> Deadline {
+        Deadline(at.map(sleep_until))
+    }
+
+    /// Whether the deadline passed, once: it is spent then, and never passes again.
+    pub(crate) fn poll_passed(&mut self, cx: &mut Context<'_>) -> bool {
+        let passed = self
+            .0
+            .as_mut()
+            .is_some_and(|sleep| Pin::new(sleep).poll(cx).is_ready());
+        if passed {
+            self.0 = None;
+        }
+        passed
+    }
+}
+
+/// `fut`'s output, or `None` if `deadline` (real time) passes first.
+pub(crate) async fn until<F: Future + Unpin>(
+    deadline: Option<Instant>,
+    mut fut: F,
+) -> Option<F::Output> {
+    let mut deadline = Deadline::new(deadline);
+    std::future::poll_fn(|cx| {
+        if let Poll::Ready(out) = Pin::new(&mut fut).poll(cx) {
+            return Poll::Ready(Some(out));
+        }
+        if deadline.poll_passed(cx) {
+            return Poll::Ready(None);
+        }
+        Poll::Pending
+    })
+    .await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,11 +14,13 @@ use stackportal::Cleanup;
 use tokio::task::JoinHandle;
 
 use super::watchdog;
-use super::Sink;
-use crate::panics::{__rust_begin_short_backtrace, IN_PANIC_HOOK};
+use crate::fmt::{fmt_duration, slot_name};
+use crate::here::{self, IN_PANIC_HOOK};
 use crate::protocol::board::{self, Polled};
 use crate::protocol::events::Event;
+use crate::protocol::sink::Sink;
 use crate::sys::capture::Capture;
+use crate::unwind::__rust_begin_short_backtrace;
 use crate::BLOCKING_WARN_ENV;
 
 /// The state of a run, reachable from the runtime thread.
@@ -350,23 +352,6 @@ impl<F: Future + ?Sized> Future for Attributed<F> {
     }
 }
 
-pub(crate) fn slot_name(names: &Mutex<Vec<String>>, slot: usize) -> String {
-    let names = names.lock().unwrap_or_else(|e| e.into_inner());
-    names
-        .get(slot)
-        .cloned()
-        .unwrap_or_else(|| format!("#{slot}"))
-}
-
-/// A duration in a message: `250 ms`, `1.50 s`.
-pub(crate) fn fmt_duration(d: Duration) -> String {
-    if d < Duration::from_secs(1) {
-        format!("{} ms", d.as_millis())
-    } else {
-        format!("{:.2} s", d.as_secs_f64())
-    }
-}
-
 /// Whether the clock of the runtime of this thread is paused (`tokio::time::pause`).
 ///
 /// tokio has no query for it, and probing with `pause()`/`resume()` would change the
@@ -501,7 +486,7 @@ pub(crate) fn fixture_ready(name: &str) {
 /// The message of a fixture used where fixtures do not exist: on the thread of an
 /// isolated test (`None` elsewhere).
 pub(crate) fn fixture_unavailable_here(fixture: &str) -> Option<String> {
-    let test = crate::worker::isolated::current_name()?;
+    let test = here::current_name()?;
     Some(format!(
         "fixture `{fixture}` was used in the isolated test `{test}`: fixtures live on the shared \
          runtime's thread (their values are `Rc`s, created and torn down there), and an isolated \

@@ -19,11 +19,10 @@
 use std::any::Any;
 use std::cell::RefCell;
 use std::future::Future;
-use std::io::{self, Write};
+use std::io;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::rc::Rc;
-use std::sync::{Arc, Mutex};
 use std::task::Poll;
 
 use stackportal::Cleanup;
@@ -31,43 +30,8 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::fixtures::registry::TestDef;
-use crate::panics::CatchUnwind;
-
-/// Output of an isolated test that the harness can attribute exactly (its panic
-/// messages and `tracing` events), collected while it runs.
-pub(crate) type Buffer = Arc<Mutex<Vec<u8>>>;
-
-struct Current {
-    name: String,
-    /// `None` with `--nocapture` (or when capture is unavailable): write live.
-    buffer: Option<Buffer>,
-}
-
-thread_local! {
-    /// Set on the thread of an isolated test.
-    static CURRENT: RefCell<Option<Current>> = const { RefCell::new(None) };
-}
-
-/// The name of the isolated test this thread runs, if it is one.
-pub(crate) fn current_name() -> Option<String> {
-    CURRENT
-        .try_with(|c| c.try_borrow().ok()?.as_ref().map(|c| c.name.clone()))
-        .ok()
-        .flatten()
-}
-
-/// On an isolated test's thread: its name and where its panic messages go.
-pub(crate) fn current_target() -> Option<(String, Option<Buffer>)> {
-    CURRENT
-        .try_with(|c| {
-            c.try_borrow()
-                .ok()?
-                .as_ref()
-                .map(|c| (c.name.clone(), c.buffer.clone()))
-        })
-        .ok()
-        .flatten()
-}
+use crate::here::{self, Buffer};
+use crate::unwind::CatchUnwind;
 
 /// How an isolated test's thread ended.
 pub(crate) enum Finished {
@@ -94,14 +58,11 @@ pub(crate) fn spawn(def: &'static TestDef, name: String, capture: bool) -> io::R
     let (done_tx, finished) = oneshot::channel();
     let (cancel, cancel_rx) = oneshot::channel();
     let buffer: Option<Buffer> = capture.then(Buffer::default);
-    let current = Current {
-        name: name.clone(),
-        buffer: buffer.clone(),
-    };
+    let (thread_name, thread_buffer) = (name.clone(), buffer.clone());
     std::thread::Builder::new()
         .name(name.clone())
         .spawn(move || {
-            CURRENT.with(|c| *c.borrow_mut() = Some(current));
+            here::enter_isolated(thread_name, thread_buffer);
             let finished = std::panic::catch_unwind(AssertUnwindSafe(|| {
                 run_on_own_runtime(def, name, cancel_rx)
             }))
@@ -141,7 +102,7 @@ fn run_on_own_runtime(
                 .borrow_mut()
                 .push(tokio::task::spawn_local(cleanup));
         })
-        .run_sync(move || crate::panics::__rust_begin_short_backtrace(def.run));
+        .run_sync(move || crate::unwind::__rust_begin_short_backtrace(def.run));
     // Driven inside the runtime's `block_on`, exactly as `#[tokio::test]` drives its
     // body: `yield_now` (and so `time::advance`) defers its wake-up until the runtime
     // has run its other tasks and its driver (expired timers wake their tasks first),
@@ -188,40 +149,4 @@ fn run_on_own_runtime(
     drop(local);
     drop(rt);
     finished
-}
-
-/// The writer of the harness's `tracing` subscriber: an isolated test's events go to
-/// its buffer, everything else to stdout (that is, into the capture of the test being
-/// polled).
-pub(crate) enum TestWriter {
-    Stdout(io::Stdout),
-    Buffer(Buffer),
-}
-
-pub(crate) fn make_writer() -> TestWriter {
-    match current_target() {
-        Some((_, Some(buffer))) => TestWriter::Buffer(buffer),
-        _ => TestWriter::Stdout(io::stdout()),
-    }
-}
-
-impl Write for TestWriter {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        match self {
-            TestWriter::Stdout(out) => out.write(buf),
-            TestWriter::Buffer(b) => {
-                b.lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .extend_from_slice(buf);
-                Ok(buf.len())
-            }
-        }
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        match self {
-            TestWriter::Stdout(out) => out.flush(),
-            TestWriter::Buffer(_) => Ok(()),
-        }
-    }
 }

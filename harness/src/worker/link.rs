@@ -1,5 +1,5 @@
-//! Where a run's events go ([`Sink`]), and a worker's link to its supervisor: events
-//! out, commands in, over the Unix socket the supervisor gave the worker as its stdin.
+//! A worker's link to its supervisor: events out (a [`Sink`]), commands in, over the
+//! Unix socket the supervisor gave the worker as its stdin.
 //!
 //! Events are buffered and written in batches: when the runtime is about to park, when
 //! an event must arrive at once (output, a request for tests, a fixture's setup, a
@@ -14,14 +14,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 use crate::protocol::events::{frames, Command, Event};
-
-/// Where the events of a run go: to the supervisor, or (in one process) straight to
-/// the report.
-pub(crate) trait Sink {
-    fn send(&self, event: Event);
-    /// Sends what is buffered.
-    fn flush(&self) {}
-}
+use crate::protocol::sink::Sink;
 
 /// How often the link's thread flushes.
 const FLUSH_EVERY: Duration = Duration::from_millis(50);

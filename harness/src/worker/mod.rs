@@ -6,6 +6,7 @@
 pub(crate) mod attribution;
 pub(crate) mod isolated;
 pub(crate) mod link;
+pub(crate) mod panic_hook;
 pub(crate) mod spawn;
 mod task_hooks;
 pub(crate) mod watchdog;
@@ -27,11 +28,14 @@ use tokio::sync::{mpsc, Notify, RwLock, Semaphore};
 
 use crate::config::EnvConfig;
 use crate::fixtures::registry::{ShouldPanic, TestDef};
-use crate::panics::{__rust_begin_short_backtrace, panic_message, CatchUnwind};
+use crate::fixtures::{broken, created};
+use crate::fmt::fmt_duration;
 use crate::protocol::events::{Command, Event, Verdict as Ending};
-use attribution::{await_cleanups, cleanup_spawner, fmt_duration, Attributed, Ctx};
+use crate::protocol::sink::Sink;
+use crate::sys::realtime::{self, Deadline};
+use crate::unwind::{__rust_begin_short_backtrace, panic_message, CatchUnwind};
+use attribution::{await_cleanups, cleanup_spawner, Attributed, Ctx};
 use isolated::Finished;
-pub(crate) use link::Sink;
 
 /// The run was interrupted (Ctrl-C or SIGTERM reached the supervisor, or the
 /// supervisor went away): no test starts any more, running ones are cancelled.
@@ -73,37 +77,6 @@ impl Interrupt {
     }
 }
 
-/// A test's time limit and what set it: its `timeout`, else the environment's default.
-pub(crate) fn limit_of(
-    def: &TestDef,
-    env_timeout: &Option<(Duration, String)>,
-) -> (Option<Duration>, String) {
-    match (def.timeout_ms, env_timeout) {
-        (Some(ms), _) => {
-            let d = Duration::from_millis(ms);
-            (
-                Some(d),
-                format!("its `timeout = \"{}\"`", crate::format_limit(d)),
-            )
-        }
-        (None, Some((d, why))) => (Some(*d), why.clone()),
-        (None, None) => (None, String::new()),
-    }
-}
-
-/// Fixtures whose setup crashed a worker before (the supervisor says so): they are not
-/// set up again, their users fail with the cause.
-static BROKEN: Mutex<Vec<(String, String)>> = Mutex::new(Vec::new());
-
-/// Why fixture `name` must not be set up in this worker, if it must not.
-pub(crate) fn fixture_broken(name: &str) -> Option<String> {
-    let broken = BROKEN.lock().unwrap_or_else(|e| e.into_inner());
-    broken
-        .iter()
-        .find(|(n, _)| n == name)
-        .map(|(_, cause)| cause.clone())
-}
-
 /// Tests that had tries in workers that crashed, and how many (their retries left
 /// here are fewer).
 static TRIED: Mutex<Vec<(u32, u32)>> = Mutex::new(Vec::new());
@@ -122,10 +95,7 @@ fn tries_before(id: u32) -> u32 {
 pub(crate) fn on_command(command: &Command) {
     match command {
         Command::Cancel => Interrupt::get().trigger(),
-        Command::Broken { name, cause } => BROKEN
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push((name.clone(), cause.clone())),
+        Command::Broken { name, cause } => broken::mark(name, cause),
         Command::Tried { id, tries } => TRIED
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -462,7 +432,7 @@ impl RunState {
     }
 
     fn limit_of(&self, def: &TestDef) -> (Option<Duration>, String) {
-        limit_of(def, &self.env_timeout)
+        crate::fixtures::registry::limit_of(def, &self.env_timeout)
     }
 
     async fn run_test(&self, slot: usize, def: &'static TestDef, name: &str) -> Verdict {
@@ -597,7 +567,7 @@ impl RunState {
     /// Tears the fixtures down in reverse order of creation and drops their values, each
     /// within the teardown limit (past it, the teardown is cancelled and fails).
     async fn teardown(&self) {
-        while let Some(created) = crate::fixtures::fixture::pop_created() {
+        while let Some(created) = created::pop() {
             let (fut, value) = (created.take)();
             let Some(fut) = fut else {
                 drop(value);
@@ -671,20 +641,17 @@ async fn with_slow_notice<F: Future>(
     after: Option<Duration>,
 ) -> F::Output {
     let mut fut = std::pin::pin!(fut);
-    let mut sleep = at.map(crate::sys::realtime::sleep_until);
+    let mut due = Deadline::new(at);
     std::future::poll_fn(|cx| {
         if let Poll::Ready(out) = fut.as_mut().poll(cx) {
             return Poll::Ready(out);
         }
-        if let Some(due) = &mut sleep {
-            if Pin::new(due).poll(cx).is_ready() {
-                sleep = None;
-                sink.send(Event::SlowNotice {
-                    slot: slot as u32,
-                    after: after.unwrap_or_default(),
-                });
-                sink.flush();
-            }
+        if due.poll_passed(cx) {
+            sink.send(Event::SlowNotice {
+                slot: slot as u32,
+                after: after.unwrap_or_default(),
+            });
+            sink.flush();
         }
         Poll::Pending
     })
@@ -717,7 +684,7 @@ async fn supervise<F, T>(ctx: &Ctx, slot: usize, mut test: F, deadline: Option<I
 where
     F: Future<Output = Result<T, Box<dyn Any + Send>>> + Unpin,
 {
-    let mut sleep = deadline.map(crate::sys::realtime::sleep_until);
+    let mut deadline = Deadline::new(deadline);
     let interruptible = !ctx.is_teardown(slot);
     let mut interrupt = std::pin::pin!(Interrupt::get().wait());
     std::future::poll_fn(|cx| {
@@ -736,10 +703,8 @@ where
         if let Some(abort) = ctx.aborts.borrow_mut().get_mut(slot) {
             abort.waker = Some(cx.waker().clone());
         }
-        if let Some(sleep) = &mut sleep {
-            if Pin::new(sleep).poll(cx).is_ready() {
-                return Poll::Ready(Ended::TimedOut);
-            }
+        if deadline.poll_passed(cx) {
+            return Poll::Ready(Ended::TimedOut);
         }
         Poll::Pending
     })
@@ -751,19 +716,7 @@ async fn wait_until<T>(
     rx: &mut tokio::sync::oneshot::Receiver<T>,
     deadline: Option<Instant>,
 ) -> Option<Result<T, tokio::sync::oneshot::error::RecvError>> {
-    let mut sleep = deadline.map(crate::sys::realtime::sleep_until);
-    std::future::poll_fn(|cx| {
-        if let Poll::Ready(r) = Pin::new(&mut *rx).poll(cx) {
-            return Poll::Ready(Some(r));
-        }
-        if let Some(sleep) = &mut sleep {
-            if Pin::new(sleep).poll(cx).is_ready() {
-                return Poll::Ready(None);
-            }
-        }
-        Poll::Pending
-    })
-    .await
+    realtime::until(deadline, rx).await
 }
 
 /// The verdict on a test's result (`None`: it timed out, and `timed_out` says so).

@@ -27,7 +27,7 @@ where
     };
     let label = format!(
         "a task spawned by `{}`",
-        attribution::slot_name(&ctx.names, slot)
+        crate::fmt::slot_name(&ctx.names, slot)
     );
     let portal = stackportal::Builder::new()
         .cleanup_spawner(attribution::cleanup_spawner(ctx.clone(), Some(slot)))

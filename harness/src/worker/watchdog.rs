@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::attribution::{fmt_duration, slot_name};
+use crate::fmt::{fmt_duration, slot_name};
 
 /// Start of the poll in progress, in ms since `BASE` plus one; 0 when idle.
 static STARTED: AtomicU64 = AtomicU64::new(0);

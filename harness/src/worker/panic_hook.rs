@@ -1,62 +1,22 @@
 //! Panics of tests as libtest reports them: the hook that names the test and trims
-//! the backtrace, the hints printed above tokio's and tracing-subscriber's messages, and
-//! catching a future's panic.
+//! the backtrace, and the hints printed above tokio's and tracing-subscriber's messages.
 
-use std::any::Any;
-use std::cell::Cell;
-use std::future::Future;
 use std::io::Write;
-use std::panic::AssertUnwindSafe;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use crate::config::Backtraces;
+use crate::here::{self, IN_PANIC_HOOK};
 use crate::logging::HARNESS_SUBSCRIBER;
+use crate::unwind::panic_message;
 use crate::worker::attribution;
-use crate::worker::isolated;
 use crate::TRACING_ENV;
-
-/// Catches a panic of the wrapped (unpin) future's `poll`.
-pub(crate) struct CatchUnwind<F>(pub(crate) F);
-
-impl<F: Future + Unpin> Future for CatchUnwind<F> {
-    type Output = Result<F::Output, Box<dyn Any + Send>>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let inner = &mut self.0;
-        match std::panic::catch_unwind(AssertUnwindSafe(|| Pin::new(inner).poll(cx))) {
-            Ok(Poll::Pending) => Poll::Pending,
-            Ok(Poll::Ready(v)) => Poll::Ready(Ok(v)),
-            Err(payload) => Poll::Ready(Err(payload)),
-        }
-    }
-}
-
-/// The text of a panic payload.
-pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&'static str>() {
-        (*s).to_string()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else if payload.is::<stackportal::Cancelled>() {
-        "cancelled".to_string()
-    } else {
-        "Box<dyn Any>".to_string()
-    }
-}
-
-/// The name of the test being polled, if any (for the panic hook).
-fn current_test_name() -> Option<String> {
-    attribution::current_test_name()
-}
 
 /// Panics inside a test are reported the way libtest reports them, with the test's
 /// name as the thread name (`thread 'users::creates_user' panicked at ...`): every test
 /// runs on the main thread, so the default hook would say `'main'` for all of them.
 /// With `RUST_BACKTRACE=1` the backtrace is trimmed as std trims it for libtest's tests:
-/// from the panic to the test's entry ([`__rust_begin_short_backtrace`]); with
+/// from the panic to the test's entry ([`__rust_begin_short_backtrace`](crate::unwind::__rust_begin_short_backtrace)); with
 /// `RUST_BACKTRACE=full` it is whole. Panics outside tests go to the hook that was
 /// installed before.
 pub(crate) fn install_panic_hook(backtraces: Backtraces) {
@@ -65,18 +25,12 @@ pub(crate) fn install_panic_hook(backtraces: Backtraces) {
     std::panic::set_hook(Box::new(move |info| {
         let started = Instant::now();
         let payload = info.payload();
-        let msg = if let Some(s) = payload.downcast_ref::<&str>() {
-            (*s).to_string()
-        } else if let Some(s) = payload.downcast_ref::<String>() {
-            s.clone()
-        } else {
-            "Box<dyn Any>".to_string()
-        };
+        let msg = panic_message(payload);
         // On the shared thread, a test or a fixture (not the isolated test's thread).
-        let shared = current_test_name();
+        let shared = attribution::current_test_name();
         let isolated = match shared {
             Some(_) => None,
-            None => isolated::current_target(),
+            None => here::current_target(),
         };
         let hint = match (&shared, &isolated) {
             (Some(name), _) => runtime_hint(name, true, &msg),
@@ -126,7 +80,7 @@ pub(crate) fn install_panic_hook(backtraces: Backtraces) {
                         text.push_str(&format!("stack backtrace:\n{backtrace:#}\n"));
                     }
                 }
-                match isolated::current_target() {
+                match here::current_target() {
                     // Attributed exactly, whatever the shared tests print meanwhile.
                     Some((_, Some(buffer))) => buffer
                         .lock()
@@ -142,17 +96,6 @@ pub(crate) fn install_panic_hook(backtraces: Backtraces) {
         // Printing a backtrace takes long; it is not the test blocking the thread.
         IN_PANIC_HOOK.with(|t| t.set(t.get() + started.elapsed()));
     }));
-}
-
-/// Calls `f`; std's short backtraces (and the harness's) end at this frame, whose
-/// name std looks for (as it does for libtest's tests): frames of the portal, tokio
-/// and the harness below a test are left out.
-#[inline(never)]
-pub(crate) fn __rust_begin_short_backtrace<T, F: FnOnce() -> T>(f: F) -> T {
-    let result = f();
-    // Not a tail call: keeps this frame on the stack while `f` runs.
-    std::hint::black_box(());
-    result
 }
 
 /// A backtrace (std's `Display` text) trimmed the way std trims short backtraces: the
@@ -238,9 +181,4 @@ fn runtime_hint(test: &str, shared: bool, msg: &str) -> Option<String> {
          `block_on`, or build, use and drop that runtime on a thread of its own \
          (`std::thread::scope`), as under `#[tokio::test]`. tokio says:"
     ))
-}
-
-thread_local! {
-    /// Time spent in the panic hook during the current poll.
-    pub(crate) static IN_PANIC_HOOK: Cell<Duration> = const { Cell::new(Duration::ZERO) };
 }
