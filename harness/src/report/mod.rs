@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use crate::protocol::events::{Event, Verdict};
 pub(crate) mod junit;
+pub(crate) mod messages;
 pub(crate) mod printer;
 
 use crate::report::printer::{Counts, Outcome, Printer};
@@ -80,6 +81,19 @@ const LATE_HEADING: &str = "output after the test ended (tasks that the test spa
 
 const STRAY_HEADING: &str =
     "output of no test (tasks that fixtures or tests spawned, other threads)";
+
+/// A test's result for [`Report::finished`].
+pub(crate) struct Finished<'a> {
+    pub(crate) id: u32,
+    pub(crate) verdict: Verdict,
+    /// What it wrote.
+    pub(crate) output: Vec<u8>,
+    /// Why it failed, shown below its output.
+    pub(crate) note: Option<&'a str>,
+    pub(crate) took: Option<Duration>,
+    /// Its failed tries before this one (retries).
+    pub(crate) earlier: Vec<Attempt>,
+}
 
 /// The results of the run and where they are printed.
 pub(crate) struct Report {
@@ -228,15 +242,15 @@ impl Report {
 
     /// A test's result; `note` (why it failed) goes below its output; `earlier`: its
     /// failed attempts before this one (retries).
-    pub(crate) fn finished(
-        &mut self,
-        id: u32,
-        verdict: Verdict,
-        output: Vec<u8>,
-        note: Option<&str>,
-        took: Option<Duration>,
-        earlier: Vec<Attempt>,
-    ) {
+    pub(crate) fn finished(&mut self, result: Finished<'_>) {
+        let Finished {
+            id,
+            verdict,
+            output,
+            note,
+            took,
+            earlier,
+        } = result;
         // `started` always precedes a result, in every format: a worker that died in a
         // test's first poll may not have sent its start (it was still buffered).
         self.started(id);
@@ -529,7 +543,14 @@ impl Tracker {
                         s.finished = true;
                         let output = std::mem::take(&mut s.output);
                         let earlier = std::mem::take(&mut s.earlier);
-                        report.finished(id, verdict, output, note.as_deref(), Some(took), earlier);
+                        report.finished(Finished {
+                            id,
+                            verdict,
+                            output,
+                            note: note.as_deref(),
+                            took: Some(took),
+                            earlier,
+                        });
                     }
                 }
             }
@@ -632,6 +653,14 @@ impl Tracker {
     }
 
     /// The fixture being set up for `slot`'s test, if any.
+    /// How many failed tries (retries) test slot `slot` had before the one in progress.
+    pub(crate) fn earlier_tries(&self, slot: u32) -> u32 {
+        self.slots
+            .get(slot as usize)
+            .and_then(Option::as_ref)
+            .map_or(0, |s| s.earlier.len() as u32)
+    }
+
     pub(crate) fn setting_up_for(&self, slot: u32) -> Option<&str> {
         self.in_setup
             .iter()

@@ -37,7 +37,7 @@
 //!    thread). A crash signal on another thread (a thread a test spawned) blames
 //!    nobody: the note names the thread, and the tests in flight run again, once each.
 //!    A death with no test polled re-runs the tests in flight at most
-//!    [`BLAMELESS_DEATHS`] times.
+//!    [`BLAMELESS_DEATHS`](blame::BLAMELESS_DEATHS) times.
 //! 5. **Only the worker reports.** A child that a test forks without exec never
 //!    reports, never publishes on the board: it ends quietly (`_exit(0)`) when it
 //!    reaches the harness.
@@ -77,6 +77,7 @@
 //! down; a worker that has not finished within the grace period is killed, and so is
 //! every worker at a second signal.
 
+pub(crate) mod blame;
 pub(crate) mod groups;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
@@ -98,12 +99,9 @@ use crate::fixtures::registry::TestDef;
 use crate::fmt::fmt_duration;
 use crate::protocol::board::{self, Polled};
 use crate::protocol::events::{frames, Command, Event, Verdict};
-use crate::report::{with_note, Followup, Holder, Report, Tracker};
+use crate::report::{with_note, Finished, Followup, Holder, Report, Tracker};
 use crate::run::plan::{exit_code, start_report, Plan};
-
-/// How many times workers may die while no test was being polled before the tests in
-/// flight fail instead of running again.
-const BLAMELESS_DEATHS: u32 = 3;
+use blame::{Blame, Death, InFlight, Kill};
 
 /// A wake-up this much past a deadline means the supervisor did not run meanwhile
 /// (stopped, or starved): nobody is judged on it.
@@ -150,23 +148,6 @@ pub(crate) fn run(cli: &Cli, env: EnvConfig, plan: Plan, mut report: Report) -> 
         Some(_) => ExitCode::from(130),
         None => exit_code(failed),
     }
-}
-
-/// Why the supervisor killed a worker.
-#[derive(Debug, Clone)]
-enum Kill {
-    /// Test `id` passed its limit and the worker did not report it within the grace.
-    Hang {
-        id: u32,
-        limit: Duration,
-        why: String,
-    },
-    /// A teardown passed its limit and did not end within the grace.
-    Teardown,
-    /// The run was interrupted and the worker did not finish within the grace.
-    Interrupt,
-    /// A second Ctrl-C.
-    Second,
 }
 
 struct Worker {
@@ -357,14 +338,14 @@ impl Supervisor {
         if self.interrupted.is_none() && !self.queue.is_empty() {
             // No worker could be started: every test left fails rather than vanish.
             for id in std::mem::take(&mut self.queue) {
-                self.report.finished(
+                self.report.finished(Finished {
                     id,
-                    Verdict::Failed,
-                    Vec::new(),
-                    Some("note: no worker process could be started to run this test (see the error above)"),
-                    None,
-                    Vec::new(),
-                );
+                    verdict: Verdict::Failed,
+                    output: Vec::new(),
+                    note: Some("note: no worker process could be started to run this test (see the error above)"),
+                    took: None,
+                    earlier: Vec::new(),
+                });
             }
         }
         (self.report, not_run, self.interrupted)
@@ -701,51 +682,7 @@ impl Supervisor {
             None => describe(status),
         };
         let polled = board::read(&worker.board);
-        let mut output_tail = tail(&mut worker.capture);
-        let in_flight: Vec<u32> = worker.assigned.iter().copied().collect();
-        // Interrupted: what was in flight was cancelled, not failed.
-        if self.interrupted.is_some() {
-            for id in in_flight {
-                let ((output, earlier), took) = match worker.tracker.slot_of(id) {
-                    Some((slot, started)) => {
-                        (worker.tracker.take_output(slot), Some(started.elapsed()))
-                    }
-                    None => {
-                        // Handed out, never started.
-                        self.queue.push_back(id);
-                        continue;
-                    }
-                };
-                self.report.finished(
-                    id,
-                    Verdict::Interrupted,
-                    output,
-                    Some(&match worker.killed {
-                        Some(Kill::Second) => format!(
-                            "note: the run was interrupted twice; the worker process {cause} \
-                             before it reported this test"
-                        ),
-                        Some(Kill::Interrupt) => format!(
-                            "note: the run was interrupted and the worker process {cause}: it \
-                             did not stop within the grace period of {} (a test that blocks?)",
-                            fmt_duration(self.grace)
-                        ),
-                        _ => format!(
-                            "note: the run was interrupted and the worker process {cause} before \
-                             it reported this test"
-                        ),
-                    }),
-                    took,
-                    earlier,
-                );
-            }
-            if let Some((slot, _)) = worker.tracker.teardown {
-                self.teardown_died(&mut worker, slot, &cause, output_tail);
-            } else {
-                self.report.stray(&output_tail);
-            }
-            return;
-        }
+        let output_tail = tail(&mut worker.capture);
         // A crash signal that hit another thread than the runtime thread (the worker's
         // main thread, whose id is the process's): what the board says is polled did
         // not do it. Its handler noted the thread.
@@ -760,236 +697,146 @@ impl Supervisor {
                 _ => None,
             }
         };
-        // Whom the board names.
-        let mut culprit = match (polled, &foreign) {
-            (Some(Polled::Test(id)), None) if in_flight.contains(&id) => Some(id),
+        let tracker = &worker.tracker;
+        let in_flight = worker
+            .assigned
+            .iter()
+            .map(|&id| match tracker.slot_of(id) {
+                Some((slot, _)) => InFlight {
+                    id,
+                    started: true,
+                    earlier: tracker.earlier_tries(slot),
+                    setting_up: tracker.setting_up_for(slot).map(str::to_string),
+                },
+                None => InFlight {
+                    id,
+                    ..InFlight::default()
+                },
+            })
+            .collect();
+        let polled_teardown = match polled {
+            Some(Polled::Slot(slot)) => {
+                matches!(tracker.holder(slot), Some(Holder::Teardown(_))).then_some(slot)
+            }
             _ => None,
         };
-        if let Some(Kill::Hang { id, .. }) = &worker.killed {
-            culprit = culprit.or(Some(*id));
+        let blame = blame::blame(&Death {
+            cause,
+            killed: worker.killed.clone(),
+            interrupted: self.interrupted.is_some(),
+            polled,
+            foreign,
+            in_flight,
+            running: tracker.running().map(|(_, id, _)| id).collect(),
+            teardown: tracker.teardown.map(|(slot, _)| slot),
+            polled_teardown,
+            tests: &self.tests,
+            retries: self.retries,
+            tries: &self.tries,
+            rerun: &self.rerun,
+            blameless_deaths: self.blameless_deaths,
+            grace: self.grace,
+        });
+        self.apply(&mut worker.tracker, blame, output_tail);
+    }
+
+    /// Does what a worker's death means for the run (see [`blame::blame`]); `tail`: the
+    /// worker's last output.
+    fn apply(&mut self, tracker: &mut Tracker, blame: Blame, mut tail: Vec<u8>) {
+        if blame.tail_is_stray() {
+            self.report.stray(&tail);
         }
-        // An isolated test runs on a thread of its own (named after it), outside the
-        // board's view: a crash on its thread is its own; when the thread is unknown
-        // and no shared test was polled and it is the only one running, it is the one.
-        if culprit.is_none() {
-            let mut isolated = worker.tracker.running().filter(|(_, id, _)| {
-                let def = self.tests[*id as usize].1;
-                def.isolated || def.start_paused
-            });
-            match &foreign {
-                Some((_, thread)) => {
-                    culprit = isolated
-                        .find(|(_, id, _)| {
-                            let name = self.tests[*id as usize].0.as_bytes();
-                            !thread.is_empty() && name.starts_with(thread.as_bytes())
-                        })
-                        .map(|(_, id, _)| id);
+        let (mut culprit_output, culprit_earlier, culprit_took) = match blame.culprit {
+            Some(id) => match tracker.slot_of(id) {
+                Some((slot, started)) => {
+                    let (output, earlier) = tracker.take_output(slot);
+                    (output, earlier, Some(started.elapsed()))
                 }
-                None if polled.is_none() => {
-                    if let (Some((_, id, _)), None) = (isolated.next(), isolated.next()) {
-                        culprit = Some(id);
-                    }
-                }
-                None => {}
-            }
+                None => (Vec::new(), Vec::new(), None),
+            },
+            None => (Vec::new(), Vec::new(), None),
+        };
+        if blame.culprit.is_some() {
+            culprit_output.append(&mut tail);
         }
-        if let (None, Some(Polled::Slot(slot))) = (culprit, polled) {
-            if let Some(Holder::Teardown(_)) = worker.tracker.holder(slot) {
-                self.teardown_died(&mut worker, slot, &cause, output_tail);
-                return;
-            }
-        }
-        if let (None, Some((slot, _))) = (culprit, worker.tracker.teardown) {
-            self.teardown_died(&mut worker, slot, &cause, output_tail);
-            return;
-        }
-        let others: Vec<u32> = in_flight
-            .iter()
-            .copied()
-            .filter(|id| Some(*id) != culprit)
-            .collect();
-        if let (None, Some((tid, thread))) = (culprit, &foreign) {
-            // A thread that a test (or a fixture) spawned crashed: nobody is blamed, the
-            // tests in flight run again, once each.
-            let (again, failed): (Vec<u32>, Vec<u32>) =
-                others.iter().partition(|id| self.rerun.insert(**id));
-            let note = format!(
-                "note: the worker process {cause} on thread `{thread}` (id {tid}), not on the \
-                 runtime thread while a test was polled: no test is blamed (a thread that a \
-                 test or fixture spawned?); the {} test{} in flight ran again in a fresh \
-                 worker",
-                again.len(),
-                if again.len() == 1 { "" } else { "s" }
-            );
-            let again_note = format!(
-                "note: the worker process {cause} on thread `{thread}` while this test was in \
-                 flight, for the second time: it is not run again"
-            );
-            for id in failed {
-                self.fail_in_flight(&mut worker.tracker, id, &again_note);
-            }
-            self.report.run_error(
-                "a worker process's death".into(),
-                with_note(output_tail, Some(&note)),
-            );
-            self.requeue(again);
-            return;
-        }
-        let Some(culprit) = culprit else {
-            // Nobody to blame: a task outside any test, the runtime, the harness, or a
-            // kill from outside (the OOM killer). Never silent: the run fails with it.
-            self.blameless_deaths += 1;
-            let again = if self.blameless_deaths > BLAMELESS_DEATHS || others.is_empty() {
-                String::new()
+        let mut culprit_output = Some((culprit_output, culprit_earlier));
+        for (id, verdict, note) in &blame.ended {
+            if Some(*id) == blame.culprit {
+                let (output, earlier) = culprit_output.take().unwrap_or_default();
+                self.report.finished(Finished {
+                    id: *id,
+                    verdict: *verdict,
+                    output,
+                    note: Some(note),
+                    took: culprit_took,
+                    earlier,
+                });
             } else {
-                format!(
-                    "; the {} test{} in flight ran again in a fresh worker",
-                    others.len(),
-                    if others.len() == 1 { "" } else { "s" }
-                )
-            };
-            self.report.run_error(
-                "a worker process's death".into(),
-                with_note(
-                    output_tail,
-                    Some(&format!(
-                        "note: the worker process {cause} while no test was being polled{again}"
-                    )),
-                ),
-            );
-            if self.blameless_deaths > BLAMELESS_DEATHS {
-                let note = format!(
-                    "note: the worker process {cause} while this test was in flight, and no \
-                     test was being polled (a task that a fixture or a test spawned?); worker \
-                     processes died that way {} times, so it is not run again",
-                    self.blameless_deaths
-                );
-                for id in others {
-                    self.fail_in_flight(&mut worker.tracker, id, &note);
-                }
-            } else {
-                self.requeue(others);
+                self.end_in_flight(tracker, *id, *verdict, note);
             }
-            return;
-        };
-        let ((mut output, earlier), took, fixture) = match worker.tracker.slot_of(culprit) {
-            Some((slot, started)) => (
-                worker.tracker.take_output(slot),
-                Some(started.elapsed()),
-                worker.tracker.setting_up_for(slot).map(str::to_string),
-            ),
-            None => ((Vec::new(), Vec::new()), None, None),
-        };
-        output.append(&mut output_tail);
-        let name = self.tests[culprit as usize].0.clone();
-        let mut note = match (&worker.killed, &fixture) {
-            (Some(Kill::Hang { id, limit, why }), _) if *id == culprit => format!(
-                "note: test timed out after {} ({why}) and did not yield within the grace \
-                 period of {} after that: it blocks the runtime thread, so it could not be \
-                 cancelled. Its worker process was killed",
-                crate::format_limit(*limit),
-                fmt_duration(self.grace)
-            ),
-            (Some(Kill::Hang { id, .. }), _) => format!(
-                "note: this test held the runtime thread without yielding while `{}` passed its \
-                 time limit, which could then not be cancelled; the worker process was killed",
-                self.tests[*id as usize].0
-            ),
-            (_, Some(fixture)) => format!(
-                "note: the worker process {cause} while fixture `{fixture}` was being set up \
-                 for this test; the fixture is not set up again in this run, and the tests \
-                 that use it fail"
-            ),
-            _ => format!("note: the worker process {cause} while this test was running"),
-        };
-        if !others.is_empty() {
-            note.push_str(&format!(
-                "; the {} test{} in flight beside it ran again in a fresh worker",
-                others.len(),
-                if others.len() == 1 { "" } else { "s" }
-            ));
         }
-        // Retries cover crashes: a try that ended its worker runs again in a fresh one,
-        // while the test has retries left (not a fixture's crashed setup: that fixture
-        // is not set up again, so another try could only fail the same way).
-        let retries = self.tests[culprit as usize]
-            .1
-            .retries
-            .unwrap_or(self.retries);
-        let used = self.tries.get(&culprit).copied().unwrap_or(0) + earlier.len() as u32 + 1;
-        if fixture.is_none() && used <= retries {
+        if let (Some(id), Some((note, used))) = (blame.culprit, blame.retry) {
+            let (output, earlier) = culprit_output.take().unwrap_or_default();
             for attempt in earlier {
-                self.report.crashed_try(culprit, attempt);
+                self.report.crashed_try(id, attempt);
             }
             self.report.crashed_try(
-                culprit,
+                id,
                 crate::report::Attempt {
                     output,
-                    note: Some(format!("{note}; the test runs again in a fresh worker")),
-                    took,
+                    note: Some(note),
+                    took: culprit_took,
                 },
             );
-            self.tries.insert(culprit, used);
-            self.requeue(others);
-            self.queue.push_front(culprit);
-            return;
+            self.tries.insert(id, used);
         }
-        if let Some(fixture) = fixture {
-            self.broken.push((
-                fixture.clone(),
-                // The cause only: the worker says "fixture `NAME` failed: " before it.
-                format!(
-                    "it was not set up: its setup (for `{name}`) ended the worker process, \
-                     which {cause}; see that test's output"
-                ),
-            ));
+        if let Some(broken) = blame.broken_fixture {
+            self.broken.push(broken);
         }
-        self.report
-            .finished(culprit, Verdict::Failed, output, Some(&note), took, earlier);
-        // A test that blocked while another passed its limit: that one runs again.
-        self.requeue(others);
+        if let Some((slot, note)) = blame.teardown {
+            let name = match tracker.holder(slot) {
+                Some(Holder::Teardown(name)) => name,
+                _ => "?".to_string(),
+            };
+            let (mut output, _) = tracker.take_output(slot);
+            output.append(&mut tail);
+            self.report.run_error(
+                format!("fixture `{name}` teardown"),
+                with_note(output, Some(&note)),
+            );
+        }
+        if let Some(note) = blame.run_error {
+            self.report.run_error(
+                "a worker process's death".into(),
+                with_note(std::mem::take(&mut tail), Some(&note)),
+            );
+        }
+        if blame.blameless {
+            self.blameless_deaths += 1;
+        }
+        self.rerun.extend(blame.rerun);
+        self.requeue(blame.requeue);
+        self.queue.extend(blame.queue_back);
     }
 
-    /// The worker died during fixture teardown in `slot`.
-    fn teardown_died(&mut self, worker: &mut Worker, slot: u32, cause: &str, tail: Vec<u8>) {
-        let name = match worker.tracker.holder(slot) {
-            Some(Holder::Teardown(name)) => name,
-            _ => "?".to_string(),
-        };
-        let (mut output, _) = worker.tracker.take_output(slot);
-        output.extend_from_slice(&tail);
-        let why = match worker.killed {
-            Some(Kill::Teardown) => format!(
-                "it did not finish within its limit and the grace period of {} (it blocks?), so",
-                fmt_duration(self.grace)
-            ),
-            Some(Kill::Interrupt) => format!(
-                "the run was interrupted and it did not finish within the grace period of {}, so",
-                fmt_duration(self.grace)
-            ),
-            _ => "while it ran,".to_string(),
-        };
-        let output = with_note(
-            output,
-            Some(&format!(
-                "note: {why} the worker process {cause}; the fixtures after it were not torn down"
-            )),
-        );
-        self.report
-            .run_error(format!("fixture `{name}` teardown"), output);
-    }
-
-    /// Puts tests back at the front of the queue, in order.
-    /// Fails test `id`, in flight on a worker that died, with `note` and what it wrote.
-    fn fail_in_flight(&mut self, tracker: &mut Tracker, id: u32, note: &str) {
+    /// Ends test `id`, in flight on a worker that died, with `verdict`, `note` and what
+    /// it wrote.
+    fn end_in_flight(&mut self, tracker: &mut Tracker, id: u32, verdict: Verdict, note: &str) {
         let ((output, earlier), took) = match tracker.slot_of(id) {
             Some((slot, started)) => (tracker.take_output(slot), Some(started.elapsed())),
             None => ((Vec::new(), Vec::new()), None),
         };
-        self.report
-            .finished(id, Verdict::Failed, output, Some(note), took, earlier);
+        self.report.finished(Finished {
+            id,
+            verdict,
+            output,
+            note: Some(note),
+            took,
+            earlier,
+        });
     }
 
+    /// Puts tests back at the front of the queue, in order.
     fn requeue(&mut self, ids: Vec<u32>) {
         for id in ids.into_iter().rev() {
             self.queue.push_front(id);
