@@ -511,6 +511,7 @@
 //! run exit with code 101.
 
 #![warn(missing_docs)]
+#![deny(unsafe_code)]
 
 mod config;
 mod fixtures;

@@ -3,6 +3,8 @@
 //! re-exports them and provides the runtime they expand to; the generated code names
 //! `::portaltest`, so this crate is not useful on its own.
 
+#![deny(unsafe_code)]
+
 mod crate_checks;
 mod source;
 

@@ -213,6 +213,7 @@ impl Worker {
     }
 
     /// Sends `signal` to its process group.
+    #[allow(unsafe_code)]
     fn signal_group(&self, signal: i32) {
         if let Some(pid) = self.pid.filter(|p| *p > 0) {
             // SAFETY: kill() has no memory-safety preconditions; the worker leads its
@@ -374,6 +375,7 @@ impl Supervisor {
         }
     }
 
+    #[allow(unsafe_code)]
     async fn spawn_worker(&mut self, msgs: &mpsc::UnboundedSender<Msg>) -> std::io::Result<()> {
         use std::os::fd::AsRawFd;
         let index = self.next_worker;
@@ -926,6 +928,7 @@ impl Supervisor {
     }
 
     /// Ctrl-Z (SIGTSTP): the workers stop, then the supervisor.
+    #[allow(unsafe_code)]
     fn on_stop(&mut self) {
         for worker in self.workers.values() {
             worker.signal_group(libc::SIGSTOP);
@@ -989,6 +992,7 @@ fn worker_exe() -> PathBuf {
 }
 
 /// SIGKILLs the process group of the worker `pid` (its own group: it leads it).
+#[allow(unsafe_code)]
 fn kill_group(pid: Option<i32>) {
     if let Some(pid) = pid.filter(|p| *p > 0) {
         // SAFETY: kill() has no memory-safety preconditions. A negative pid names the

@@ -33,6 +33,7 @@ impl Link {
     /// handed to `on_command`; `Run` and `End` go to the returned channel (the run
     /// loop's source of tests). At the end of the stream (the supervisor is gone),
     /// `on_command` gets `Cancel` and the channel `End`.
+    #[allow(unsafe_code)]
     pub(crate) fn start(
         stream: UnixStream,
         on_command: impl Fn(&Command) + Send + 'static,
