@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use crate::fmt::fmt_duration;
+use crate::{BLOCKING_WARN_ENV, JOBS_ENV, TEARDOWN_TIMEOUT_ENV};
 
 /// `1 test` / `3 tests`.
 fn tests(n: usize) -> String {
@@ -154,4 +155,270 @@ pub(crate) fn teardown_died(killed: KilledFor, cause: &str, grace: Duration) -> 
         _ => "while it ran,".to_string(),
     };
     format!("note: {why} the worker process {cause}; the fixtures after it were not torn down")
+}
+
+/// Why a fixture cannot be created or waited for here: the accessor is sync, so waiting
+/// needs the caller's portal, which a task started with `tokio::spawn` (or
+/// `tokio::task::spawn_local`) does not have.
+pub(crate) fn fixture_without_portal(name: &str) -> String {
+    format!(
+        "fixture `{name}` was first used from a task that does not run in a portal (one \
+         started with `tokio::spawn` or `tokio::task::spawn_local`?), where its accessor \
+         cannot wait for it to be created. Spawn the task with `portaltest::spawn_local` \
+         instead, or call `{name}()` in the test before spawning and move what the task \
+         needs into it"
+    )
+}
+
+/// What a teardown that takes the value reports when the value is still shared.
+pub(crate) fn fixture_still_shared(name: &str, others: usize) -> String {
+    let refs = if others == 1 {
+        "1 other reference to it is".to_string()
+    } else {
+        format!("{others} other references to it are")
+    };
+    format!(
+        "the teardown of fixture `{name}` takes the value, but {refs} still alive (an \
+         `Rc` from `{name}()` kept by a static, a task that is still running, or another \
+         value), so the teardown did not run. Drop those references before the tests \
+         end, or make the teardown borrow the value (`async fn(&T)`)"
+    )
+}
+
+/// Why a test that uses fixture `name` fails: its setup failed with `cause`.
+pub(crate) fn fixture_failed(name: &str, cause: &str) -> String {
+    format!("fixture `{name}` failed: {cause}")
+}
+
+/// A fixture used after the fixtures were torn down.
+pub(crate) fn fixture_used_after_teardown(name: &str) -> String {
+    format!(
+        "fixture `{name}` was used after the fixtures were torn down (after all tests finished)"
+    )
+}
+
+/// A fixture used in an isolated test, where fixtures do not exist.
+pub(crate) fn fixture_in_isolated_test(fixture: &str, test: &str) -> String {
+    format!(
+        "fixture `{fixture}` was used in the isolated test `{test}`: fixtures live on the shared \
+         runtime's thread (their values are `Rc`s, created and torn down there), and an isolated \
+         test (`isolated`, `start_paused = true`) runs on a thread and a runtime of its own; \
+         create what the test needs inside it, or let it run on the shared runtime"
+    )
+}
+
+/// The warning about the shared clock found paused between the polls of tests.
+pub(crate) const CLOCK_PAUSED_OUTSIDE_TESTS: &str =
+    "portaltest: warning: the shared runtime's clock was found paused outside any \
+     test's poll (by a task a test spawned?) and was resumed; tests that need a paused \
+     clock take `#[portaltest::test(start_paused = true)]` or `(isolated)`";
+
+/// The note of a test cancelled because `who` paused the shared runtime's clock.
+pub(crate) fn clock_paused_by(who: &str) -> String {
+    format!(
+        "note: {who} paused the clock of the shared runtime (`tokio::time::pause()`); every test \
+         of this run shares that clock, so it would stop (and auto-advance) time for all of \
+         them. The clock was resumed and the test cancelled (its stack unwound). Give the test \
+         a runtime of its own: `#[portaltest::test(start_paused = true)]` (a clock paused \
+         from the start, like `#[tokio::test(start_paused = true)]`) or \
+         `#[portaltest::test(isolated)]` (then it may pause its clock itself)"
+    )
+}
+
+/// The warning about a poll that held the runtime thread past the threshold `limit`,
+/// set by the test's own `blocking_warn` (`by_attribute`) or the environment.
+pub(crate) fn blocking_warning(
+    name: &str,
+    took: Duration,
+    limit: Duration,
+    by_attribute: bool,
+) -> String {
+    let set_by = if by_attribute {
+        format!(
+            "set by its `#[portaltest::test(blocking_warn = \"{}\")]`",
+            crate::format_limit(limit)
+        )
+    } else {
+        format!(
+            "set by {BLOCKING_WARN_ENV}; `#[portaltest::test(blocking_warn = \"..\")]` \
+             sets one test's"
+        )
+    };
+    format!(
+        "portaltest: warning: `{name}` blocked the runtime thread for {} without yielding \
+         (every other test was stalled meanwhile; warning threshold {} ms, {set_by})",
+        fmt_duration(took),
+        limit.as_millis()
+    )
+}
+
+/// The watchdog's warning about a poll that still holds the runtime thread.
+pub(crate) fn still_blocking(name: &str, held: Duration) -> String {
+    format!(
+        "portaltest: warning: `{name}` has held the runtime thread for {} without \
+         yielding and still does; no other test can run until it yields",
+        fmt_duration(held)
+    )
+}
+
+/// The note of a test cancelled by an interrupt.
+pub(crate) const INTERRUPTED: &str =
+    "note: the run was interrupted; the test was cancelled (its stack unwound)";
+
+/// How a cancelled test ended.
+pub(crate) const CANCELLED: &str = "it was cancelled and its stack unwound";
+
+/// How an isolated test whose thread blocked past the cancellation ended.
+pub(crate) fn left_running(grace: Duration) -> String {
+    format!(
+        "its thread did not respond to the cancellation within {} (it blocks?) and \
+         was left running",
+        fmt_duration(grace)
+    )
+}
+
+/// The note of a test cancelled by an interrupt, and how it ended (`ended`).
+pub(crate) fn interrupted(ended: &str) -> String {
+    format!("note: the run was interrupted; {ended}")
+}
+
+/// The note of a test that passed its time limit `limit` (set by `why`), and how it
+/// ended (`ended`).
+pub(crate) fn timed_out(limit: &str, why: &str, ended: &str) -> String {
+    format!("note: test timed out after {limit} ({why}); {ended}")
+}
+
+/// A fixture teardown (`what`: "fixture `NAME` teardown") that panicked.
+pub(crate) fn teardown_panicked(what: &str, message: &str) -> String {
+    format!("note: {what} panicked: {message}")
+}
+
+/// A fixture teardown that passed its time limit.
+pub(crate) fn teardown_timed_out(what: &str, limit: &str) -> String {
+    format!(
+        "note: {what} did not finish within {limit} ({TEARDOWN_TIMEOUT_ENV}); it was cancelled \
+         and its stack unwound"
+    )
+}
+
+/// The hint after the summary of a CPU-bound run in one worker process (`busy` of
+/// `wall`), on a machine with `cores` cores.
+pub(crate) fn cpu_bound(busy: Duration, wall: Duration, cores: usize) -> String {
+    format!(
+        "note: the tests kept the runtime thread busy for {:.0}% of the run ({} of {}): \
+         they are CPU-bound, and one worker process uses one core. \
+         {JOBS_ENV}=auto runs them in {cores} worker processes, one per core (each with \
+         its own fixtures).",
+        100.0 * busy.as_secs_f64() / wall.as_secs_f64(),
+        fmt_duration(busy),
+        fmt_duration(wall),
+    )
+}
+
+/// The line after an interrupted run: which signal, how many tests it cancelled and
+/// how many it kept from starting (listed below it).
+pub(crate) fn interrupted_summary(signal: &str, cancelled: usize, not_run: usize) -> String {
+    format!(
+        "interrupted by {signal}: {} cancelled, {not_run} not started",
+        tests(cancelled)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ABORT: &str = "was killed by signal 6 (SIGABRT)";
+    const GRACE: Duration = Duration::from_secs(5);
+
+    #[test]
+    fn death_notes() {
+        let notes = [
+            interrupted_in_flight(KilledFor::Nothing, ABORT, GRACE),
+            interrupted_in_flight(KilledFor::Interrupt, "was killed by the supervisor", GRACE),
+            interrupted_in_flight(KilledFor::Second, "was killed by the supervisor", GRACE),
+            foreign_thread_death(ABORT, "helper", 4242, 2),
+            foreign_thread_death(ABORT, "helper", 4242, 1),
+            foreign_thread_death_again(ABORT, "helper"),
+            blameless_death(ABORT, 0),
+            blameless_death(ABORT, 3),
+            blameless_death_limit(ABORT, 4),
+            died_running(ABORT) + &others_ran_again(1),
+            died_running(ABORT) + &others_ran_again(2),
+            runs_again(&died_running(ABORT)),
+        ];
+        insta::assert_snapshot!(notes.join("\n"));
+    }
+
+    #[test]
+    fn timeout_and_grace_notes() {
+        let notes = [
+            hung_test("300ms", "its `timeout = \"300ms\"`", GRACE),
+            held_thread_for("m::slow"),
+            timed_out("2s", "set by PORTALTEST_TIMEOUT", CANCELLED),
+            timed_out("2s", "its `timeout = \"2s\"`", &left_running(GRACE)),
+            interrupted(CANCELLED),
+            INTERRUPTED.to_string(),
+        ];
+        insta::assert_snapshot!(notes.join("\n"));
+    }
+
+    #[test]
+    fn fixture_notes() {
+        let notes = [
+            died_in_fixture_setup(ABORT, "db"),
+            fixture_setup_crashed("m::uses_db", ABORT),
+            fixture_failed("db", "connection refused"),
+            fixture_used_after_teardown("db"),
+            fixture_without_portal("db"),
+            fixture_still_shared("db", 1),
+            fixture_still_shared("db", 2),
+            fixture_in_isolated_test("db", "m::isolated"),
+        ];
+        insta::assert_snapshot!(notes.join("\n"));
+    }
+
+    #[test]
+    fn teardown_failures() {
+        let notes = [
+            teardown_panicked("fixture `db` teardown", "boom"),
+            teardown_timed_out("fixture `db` teardown", "30s"),
+            teardown_died(KilledFor::Nothing, ABORT, GRACE),
+            teardown_died(KilledFor::Teardown, "was killed by the supervisor", GRACE),
+            teardown_died(KilledFor::Interrupt, "was killed by the supervisor", GRACE),
+        ];
+        insta::assert_snapshot!(notes.join("\n"));
+    }
+
+    #[test]
+    fn run_notes() {
+        let notes = [
+            interrupted_summary("SIGINT", 1, 0),
+            interrupted_summary("SIGTERM", 3, 12),
+            cpu_bound(Duration::from_millis(9_000), Duration::from_secs(10), 8),
+        ];
+        insta::assert_snapshot!(notes.join("\n"));
+    }
+
+    #[test]
+    fn blocking_and_clock_warnings() {
+        let notes = [
+            blocking_warning(
+                "m::spins",
+                Duration::from_millis(250),
+                Duration::from_millis(100),
+                false,
+            ),
+            blocking_warning(
+                "m::spins",
+                Duration::from_millis(1500),
+                Duration::from_millis(500),
+                true,
+            ),
+            still_blocking("m::spins", Duration::from_secs(2)),
+            CLOCK_PAUSED_OUTSIDE_TESTS.to_string(),
+            clock_paused_by("`m::pauses`"),
+        ];
+        insta::assert_snapshot!(notes.join("\n"));
+    }
 }

@@ -12,7 +12,6 @@ pub(crate) mod messages;
 pub(crate) mod printer;
 
 use crate::report::printer::{Counts, Outcome, Printer};
-use crate::JOBS_ENV;
 
 /// Runs shorter than this get no CPU-bound hint: too short to be worth more processes.
 const CPU_HINT_MIN_WALL: Duration = Duration::from_secs(1);
@@ -176,15 +175,7 @@ impl Report {
         if self.jobs != 1 || cores < 2 || wall < CPU_HINT_MIN_WALL || busy * 2 < wall {
             return None;
         }
-        Some(format!(
-            "note: the tests kept the runtime thread busy for {:.0}% of the run ({} of {}): \
-             they are CPU-bound, and one worker process uses one core. \
-             {JOBS_ENV}=auto runs them in {cores} worker processes, one per core (each with \
-             its own fixtures).",
-            100.0 * busy.as_secs_f64() / wall.as_secs_f64(),
-            crate::fmt::fmt_duration(busy),
-            crate::fmt::fmt_duration(wall),
-        ))
+        Some(messages::cpu_bound(busy, wall, cores))
     }
 
     /// Also writes a JUnit report at the end.

@@ -523,10 +523,8 @@ impl Printer {
         let _ = writeln!(self.out);
         let _ = writeln!(
             self.out,
-            "interrupted by {signal}: {} test{} cancelled, {} not started",
-            cancelled.len(),
-            if cancelled.len() == 1 { "" } else { "s" },
-            not_run.len()
+            "{}",
+            super::messages::interrupted_summary(signal, cancelled.len(), not_run.len())
         );
         for name in cancelled {
             let _ = writeln!(self.out, "    cancelled: {name}");

@@ -14,14 +14,14 @@ use stackportal::Cleanup;
 use tokio::task::JoinHandle;
 
 use super::watchdog;
-use crate::fmt::{fmt_duration, slot_name};
+use crate::fmt::slot_name;
 use crate::here::{self, IN_PANIC_HOOK};
 use crate::protocol::board::{self, Polled};
 use crate::protocol::events::Event;
 use crate::protocol::sink::Sink;
+use crate::report::messages;
 use crate::sys::capture::Capture;
 use crate::unwind::__rust_begin_short_backtrace;
-use crate::BLOCKING_WARN_ENV;
 
 /// The state of a run, reachable from the runtime thread.
 pub(crate) struct Ctx {
@@ -186,11 +186,7 @@ impl Ctx {
         let frozen_at = tokio::time::Instant::now();
         tokio::time::resume();
         if self.clock_at_poll.get() == Some(frozen_at) {
-            self.warn(
-                "portaltest: warning: the shared runtime's clock was found paused outside any \
-                 test's poll (by a task a test spawned?) and was resumed; tests that need a paused \
-                 clock take `#[portaltest::test(start_paused = true)]` or `(isolated)`",
-            );
+            self.warn(messages::CLOCK_PAUSED_OUTSIDE_TESTS);
             return;
         }
         let who = match label {
@@ -204,14 +200,7 @@ impl Ctx {
                 }
             }
         };
-        let note = format!(
-            "note: {who} paused the clock of the shared runtime (`tokio::time::pause()`); every test \
-             of this run shares that clock, so it would stop (and auto-advance) time for all of \
-             them. The clock was resumed and the test cancelled (its stack unwound). Give the test \
-             a runtime of its own: `#[portaltest::test(start_paused = true)]` (a clock paused \
-             from the start, like `#[tokio::test(start_paused = true)]`) or \
-             `#[portaltest::test(isolated)]` (then it may pause its clock itself)"
-        );
+        let note = messages::clock_paused_by(&who);
         let mut aborts = self.aborts.borrow_mut();
         if let Some(abort) = aborts.get_mut(slot) {
             abort.note.get_or_insert(note);
@@ -329,22 +318,11 @@ impl<F: Future + ?Sized> Future for Attributed<F> {
                     Some(label) => label.clone(),
                     None => slot_name(&ctx.names, this.slot),
                 };
-                let set_by = if by_attribute {
-                    format!(
-                        "set by its `#[portaltest::test(blocking_warn = \"{}\")]`",
-                        crate::format_limit(limit)
-                    )
-                } else {
-                    format!(
-                        "set by {BLOCKING_WARN_ENV}; `#[portaltest::test(blocking_warn = \"..\")]` \
-                         sets one test's"
-                    )
-                };
-                ctx.warn(&format!(
-                    "portaltest: warning: `{name}` blocked the runtime thread for {} without yielding \
-                     (every other test was stalled meanwhile; warning threshold {} ms, {set_by})",
-                    fmt_duration(took),
-                    limit.as_millis()
+                ctx.warn(&messages::blocking_warning(
+                    &name,
+                    took,
+                    limit,
+                    by_attribute,
                 ));
             }
         }
@@ -487,12 +465,7 @@ pub(crate) fn fixture_ready(name: &str) {
 /// isolated test (`None` elsewhere).
 pub(crate) fn fixture_unavailable_here(fixture: &str) -> Option<String> {
     let test = here::current_name()?;
-    Some(format!(
-        "fixture `{fixture}` was used in the isolated test `{test}`: fixtures live on the shared \
-         runtime's thread (their values are `Rc`s, created and torn down there), and an isolated \
-         test (`isolated`, `start_paused = true`) runs on a thread and a runtime of its own; \
-         create what the test needs inside it, or let it run on the shared runtime"
-    ))
+    Some(messages::fixture_in_isolated_test(fixture, &test))
 }
 
 /// Flushes the events of this thread's run, if it has one (when its runtime parks).

@@ -29,9 +29,9 @@ use tokio::sync::{mpsc, Notify, RwLock, Semaphore};
 use crate::config::EnvConfig;
 use crate::fixtures::registry::{ShouldPanic, TestDef};
 use crate::fixtures::{broken, created};
-use crate::fmt::fmt_duration;
 use crate::protocol::events::{Command, Event, Verdict as Ending};
 use crate::protocol::sink::Sink;
+use crate::report::messages;
 use crate::sys::realtime::{self, Deadline};
 use crate::unwind::{__rust_begin_short_backtrace, panic_message, CatchUnwind};
 use attribution::{await_cleanups, cleanup_spawner, Attributed, Ctx};
@@ -278,10 +278,6 @@ impl Verdict {
     }
 }
 
-/// The note of a test cancelled by an interrupt.
-const INTERRUPTED: &str =
-    "note: the run was interrupted; the test was cancelled (its stack unwound)";
-
 impl RunState {
     async fn run_all(self: Rc<Self>, source: &mut Source, threads: usize) {
         let interrupt = Interrupt::get();
@@ -470,13 +466,14 @@ impl RunState {
             Ended::Interrupted => {
                 return Verdict {
                     ending: Ending::Interrupted,
-                    note: Some(INTERRUPTED.into()),
+                    note: Some(messages::INTERRUPTED.into()),
                 }
             }
         };
-        let timed_out = format!(
-            "note: test timed out after {} ({why}); it was cancelled and its stack unwound",
-            crate::format_limit(limit.unwrap_or_default())
+        let timed_out = messages::timed_out(
+            &crate::format_limit(limit.unwrap_or_default()),
+            &why,
+            messages::CANCELLED,
         );
         verdict(def, result, timed_out)
     }
@@ -530,27 +527,19 @@ impl RunState {
         let limit_text = crate::format_limit(limit.unwrap_or_default());
         let left = |responded: bool| {
             if responded {
-                "it was cancelled and its stack unwound".to_string()
+                messages::CANCELLED.to_string()
             } else {
-                format!(
-                    "its thread did not respond to the cancellation within {} (it blocks?) and \
-                     was left running",
-                    fmt_duration(ISOLATED_CANCEL_GRACE)
-                )
+                messages::left_running(ISOLATED_CANCEL_GRACE)
             }
         };
         match (stopped, result) {
             (Some((true, responded)), _) => Verdict {
                 ending: Ending::Interrupted,
-                note: Some(format!(
-                    "note: the run was interrupted; {}",
-                    left(responded)
-                )),
+                note: Some(messages::interrupted(&left(responded))),
             },
-            (Some((false, responded)), _) => Verdict::failed(format!(
-                "note: test timed out after {limit_text} ({why}); {}",
-                left(responded)
-            )),
+            (Some((false, responded)), _) => {
+                Verdict::failed(messages::timed_out(&limit_text, &why, &left(responded)))
+            }
             (None, None) => Verdict::failed(
                 "note: the isolated test's thread ended without reporting a result".into(),
             ),
@@ -609,15 +598,13 @@ impl RunState {
             .await;
             let error = match ended {
                 Ended::Done(Ok(_)) => None,
-                Ended::Done(Err(payload)) => Some(format!(
-                    "note: {what} panicked: {}",
-                    panic_message(&*payload)
+                Ended::Done(Err(payload)) => Some(messages::teardown_panicked(
+                    &what,
+                    &panic_message(&*payload),
                 )),
-                Ended::TimedOut => Some(format!(
-                    "note: {what} did not finish within {} ({}); it was cancelled and its stack \
-                     unwound",
-                    crate::format_limit(self.teardown_limit),
-                    crate::TEARDOWN_TIMEOUT_ENV
+                Ended::TimedOut => Some(messages::teardown_timed_out(
+                    &what,
+                    &crate::format_limit(self.teardown_limit),
                 )),
                 Ended::Aborted(note) => Some(note),
                 // Fixtures are torn down also when the run is interrupted.

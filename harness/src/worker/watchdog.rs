@@ -7,7 +7,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::fmt::{fmt_duration, slot_name};
+use crate::fmt::slot_name;
+use crate::report::messages;
 
 /// Start of the poll in progress, in ms since `BASE` plus one; 0 when idle.
 static STARTED: AtomicU64 = AtomicU64::new(0);
@@ -78,12 +79,7 @@ pub(crate) fn start(names: Arc<Mutex<Vec<String>>>, mut err: Box<dyn Write + Sen
                 if held >= live_limit {
                     warned_poll = poll;
                     let name = slot_name(&names, SLOT.load(Ordering::Relaxed));
-                    let _ = writeln!(
-                        err,
-                        "portaltest: warning: `{name}` has held the runtime thread for {} without \
-                         yielding and still does; no other test can run until it yields",
-                        fmt_duration(held)
-                    );
+                    let _ = writeln!(err, "{}", messages::still_blocking(&name, held));
                     let _ = err.flush();
                 }
             }
