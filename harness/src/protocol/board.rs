@@ -23,8 +23,8 @@ type Words = [AtomicU64; 4];
 /// The mapped words of this worker, if it is one.
 static WORD: OnceLock<&'static Words> = OnceLock::new();
 
-/// Maps `file` (made by [`create`]) for this process's life and publishes to it from
-/// now on.
+/// Maps `file` (made by [`create`]) for this process's life; what is polled is
+/// published to it after this call.
 #[cfg(unix)]
 fn attach(file: &File) -> io::Result<()> {
     use std::os::fd::AsRawFd;
@@ -75,8 +75,8 @@ pub(crate) fn forked() -> bool {
     FORKED.load(Ordering::Relaxed)
 }
 
-/// From now on a child forked from this process knows it ([`forked`]) and publishes
-/// to a private copy of the board, not to the supervisor's.
+/// After this call, a child forked from this process knows it ([`forked`]) and
+/// publishes to a private copy of the board, not to the supervisor's.
 #[cfg(unix)]
 pub(crate) fn guard_forks() {
     extern "C" fn in_child() {
@@ -209,10 +209,11 @@ const CRASH_SIGNALS: [libc::c_int; 5] = [
 #[cfg(unix)]
 static PREVIOUS: [OnceLock<libc::sigaction>; 5] = [const { OnceLock::new() }; 5];
 
-/// From now on a crash signal (SIGABRT, SIGSEGV, SIGBUS, SIGILL, SIGFPE) notes on the
-/// board which thread it hit (its id and name), then goes on as before: the
-/// supervisor can then tell a crash on the runtime thread (a test's) from one on a
-/// thread that a test spawned (nobody's to blame by what is polled).
+/// After this call, a crash signal (SIGABRT, SIGSEGV, SIGBUS, SIGILL, SIGFPE) notes on
+/// the board which thread it hit (its id and name), then goes to the handler installed
+/// before it (by default, the process dies): the supervisor can then tell a crash on
+/// the runtime thread (a test's) from one on a thread that a test spawned (nobody's to
+/// blame by what is polled).
 #[cfg(unix)]
 pub(crate) fn catch_crashes() {
     // A portal's stack overflow aborts from inside the SIGSEGV handler, on the calling

@@ -4,8 +4,8 @@
 //! progress, an `atexit` handler turns any such exit into a failure: it names the test
 //! that was running and exits with 101.
 //!
-//! (A crash or an abort cannot be caught in-process; running the tests in a supervised
-//! worker process is issue 10.)
+//! A crash or an abort cannot be caught in-process: the supervisor sees those, when
+//! the tests run in worker processes (see [`crate::supervisor`]).
 
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::{Arc, Mutex, Once, OnceLock};
@@ -24,8 +24,8 @@ type Polling = fn() -> Option<usize>;
 /// The tests' names, by slot.
 type Names = Arc<Mutex<Vec<String>>>;
 
-/// Arms the guard for the run: from now on an exit of the process ends with 101 and a
-/// message on `fd`, until [`disarm`].
+/// Arms the guard for the run: after this call, an exit of the process ends with 101
+/// and a message on `fd`, until [`disarm`].
 pub(crate) fn arm(fd: i32, polling: Polling, names: Names) {
     static REGISTER: Once = Once::new();
     let _ = RUNNING.set((polling, names));

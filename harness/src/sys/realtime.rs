@@ -42,7 +42,7 @@ pub(crate) fn stopped() -> Duration {
     Duration::from_nanos(STOPPED_NS.load(Ordering::Relaxed))
 }
 
-/// Tells `f` of every stop found from now on (a worker tells its supervisor).
+/// Tells `f` of every stop found after this call (a worker tells its supervisor).
 pub(crate) fn on_stop(f: impl Fn(Duration) + Send + Sync + 'static) {
     let _ = ON_STOP.set(Box::new(f));
 }

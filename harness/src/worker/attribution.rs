@@ -452,7 +452,7 @@ pub(crate) async fn await_cleanups(ctx: &Ctx, slot: usize) {
     }
 }
 
-/// Fixture `name` is set up (or failed): a crash from now on is not its setup's.
+/// Fixture `name` is set up (or failed): a later crash is not its setup's.
 pub(crate) fn fixture_ready(name: &str) {
     if let Some(ctx) = ctx() {
         ctx.sink.send(Event::FixtureReady {

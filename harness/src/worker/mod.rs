@@ -106,7 +106,8 @@ pub(crate) fn on_command(command: &Command) {
 
 /// Where the tests to run come from.
 pub(crate) enum Source {
-    /// All of them at once (a run in one process).
+    /// All of them, queued here from the start (a run in one process); how many are in
+    /// flight at once is the run's `threads` (`DEFAULT_IN_FLIGHT` unless set).
     Local(VecDeque<u32>),
     /// Asked of the supervisor, a batch at a time.
     Remote {
