@@ -38,3 +38,32 @@ pub(crate) fn running_for(d: Duration) -> String {
         _ => format!("{ms} milliseconds"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_in_messages() {
+        assert_eq!(fmt_duration(Duration::from_millis(250)), "250 ms");
+        assert_eq!(fmt_duration(Duration::from_millis(1500)), "1.50 s");
+    }
+
+    #[test]
+    fn durations_as_libtest_prints_them() {
+        assert_eq!(exec_time(Duration::from_millis(250)), "0.250s");
+        assert_eq!(running_for(Duration::from_secs(1)), "1 second");
+        assert_eq!(running_for(Duration::from_secs(60)), "60 seconds");
+        assert_eq!(
+            running_for(Duration::from_millis(1500)),
+            "1500 milliseconds"
+        );
+    }
+
+    #[test]
+    fn slots_without_a_name_are_numbered() {
+        let names = Mutex::new(vec!["m::a".to_string()]);
+        assert_eq!(slot_name(&names, 0), "m::a");
+        assert_eq!(slot_name(&names, 3), "#3");
+    }
+}

@@ -46,3 +46,20 @@ pub(crate) fn __rust_begin_short_backtrace<T, F: FnOnce() -> T>(f: F) -> T {
     std::hint::black_box(());
     result
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn panic_messages() {
+        assert_eq!(panic_message(&"static"), "static");
+        assert_eq!(panic_message(&String::from("owned")), "owned");
+        assert_eq!(panic_message(&5u8), "Box<dyn Any>");
+    }
+
+    #[test]
+    fn short_backtraces_end_at_the_marker_and_return_its_value() {
+        assert_eq!(__rust_begin_short_backtrace(|| 7), 7);
+    }
+}

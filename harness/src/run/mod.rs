@@ -474,7 +474,6 @@ fn worker_main(board: std::ffi::OsString) -> ExitCode {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::unwind::panic_message;
 
     fn def(module_path: &'static str, name: &'static str) -> TestDef {
         TestDef::sample(module_path, name)
@@ -488,12 +487,5 @@ mod tests {
             "users::creates_user"
         );
         assert_eq!(test_name(&def("api::a::b", "c")), "a::b::c");
-    }
-
-    #[test]
-    fn panic_messages() {
-        assert_eq!(panic_message(&"static"), "static");
-        assert_eq!(panic_message(&String::from("owned")), "owned");
-        assert_eq!(panic_message(&5u8), "Box<dyn Any>");
     }
 }
