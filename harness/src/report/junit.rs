@@ -59,7 +59,7 @@ const REPORT_NAME: &str = "portaltest";
 /// flaky tests (passed after failed attempts) as successes with `flakyFailure` reruns,
 /// failed tests with earlier failed attempts as failures with `rerunFailure`s, ignored as skipped.
 /// `errors`: failures of the run that belong to no test (e.g. ("fixture `db` teardown", output)),
-/// each as a testcase with an <error>. `total`: the run's wall time; `timestamp` optional.
+/// each as a testcase with an `<error>`. `total`: the run's wall time; `timestamp` optional.
 ///
 /// In detail:
 ///

@@ -46,7 +46,7 @@ pub(crate) struct Ctx {
     pub(crate) isolated: RefCell<Vec<usize>>,
     /// Per slot: why it must stop now (it paused the shared clock), and who to wake.
     pub(crate) aborts: RefCell<Vec<Abort>>,
-    /// Per slot: what the [`board`](crate::protocol::board) says while it is polled.
+    /// Per slot: what the [`board`] says while it is polled.
     board: RefCell<Vec<u64>>,
     /// The shared clock's reading when the poll in progress started.
     clock_at_poll: Cell<Option<tokio::time::Instant>>,

@@ -8,7 +8,7 @@ use tokio::task::JoinHandle;
 use crate::worker::attribution::{self, Attributed};
 
 /// Spawns `future` on the run's `LocalSet` as a task that runs inside a portal of its
-/// own; see the crate's [`spawn_local`](crate::spawn_local) docs.
+/// own; see the crate's [`spawn_local`] docs.
 pub fn spawn_local<F>(future: F) -> JoinHandle<F::Output>
 where
     F: IntoFuture,
