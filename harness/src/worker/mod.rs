@@ -471,12 +471,14 @@ impl RunState {
                 }
             }
         };
-        let timed_out = messages::timed_out(
-            &crate::format_limit(limit.unwrap_or_default()),
-            &why,
-            messages::CANCELLED,
-        );
-        verdict(def, result, timed_out)
+        // Built only for a test that timed out: a passing test formats nothing.
+        verdict(def, result, || {
+            messages::timed_out(
+                &crate::format_limit(limit.unwrap_or_default()),
+                &why,
+                messages::CANCELLED,
+            )
+        })
     }
 
     /// Runs an isolated test on a thread and a runtime of its own and waits for it here,
@@ -544,9 +546,9 @@ impl RunState {
             (None, None) => Verdict::failed(
                 "note: the isolated test's thread ended without reporting a result".into(),
             ),
-            (None, Some(Finished::Returned(r))) => verdict(def, Some(Ok(r)), String::new()),
+            (None, Some(Finished::Returned(r))) => verdict(def, Some(Ok(r)), String::new),
             (None, Some(Finished::Panicked(payload))) => {
-                verdict(def, Some(Err(payload)), String::new())
+                verdict(def, Some(Err(payload)), String::new)
             }
             (None, Some(Finished::Cancelled)) => {
                 Verdict::failed("note: the isolated test was cancelled".into())
@@ -708,14 +710,14 @@ async fn wait_until<T>(
 }
 
 /// The verdict on a test's result (`None`: it timed out, and `timed_out` says so).
-fn verdict(def: &TestDef, result: Option<Caught>, timed_out: String) -> Verdict {
-    let location = format!("{}:{}", def.file, def.line);
+fn verdict(def: &TestDef, result: Option<Caught>, timed_out: impl FnOnce() -> String) -> Verdict {
     match (result, def.should_panic) {
-        (None, _) => Verdict::failed(timed_out),
+        (None, _) => Verdict::failed(timed_out()),
         (Some(Ok(Err(err))), _) => Verdict::failed(format!("Error: {err}")),
         (Some(Ok(Ok(()))), ShouldPanic::No) => PASSED,
         (Some(Ok(Ok(()))), _) => Verdict::failed(format!(
-            "note: test did not panic as expected at {location}"
+            "note: test did not panic as expected at {}:{}",
+            def.file, def.line
         )),
         (Some(Err(_)), ShouldPanic::No) => Verdict {
             ending: Ending::Failed,
