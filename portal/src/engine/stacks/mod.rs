@@ -41,6 +41,7 @@
 //! and gets trimmed. On other platforms stacks are not trimmed.
 
 mod budget;
+#[allow(unsafe_code)] // reads, paints and releases (madvise) an idle stack's pages
 mod trim;
 
 use std::cell::{Cell, RefCell};
@@ -79,8 +80,9 @@ impl PortalStack {
     }
 }
 
-// SAFETY: every method forwards to the `DefaultStack` inside, which implements `Stack`
-// correctly; `PortalStack` owns it and adds nothing to the memory it describes.
+#[allow(unsafe_code)] // `Stack` is an unsafe trait
+                      // SAFETY: every method forwards to the `DefaultStack` inside, which implements `Stack`
+                      // correctly; `PortalStack` owns it and adds nothing to the memory it describes.
 unsafe impl Stack for PortalStack {
     #[inline(always)]
     fn base(&self) -> StackPointer {
