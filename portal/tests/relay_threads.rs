@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use stackportal::{await_, with_portal_run_sync};
 
-mod support;
+mod test_env;
 
 /// A waker with hooks: counts wakes, records whether its data was dropped, and can make
 /// `wake_by_ref` wait (on another thread) until the owner has swapped targets.
@@ -167,7 +167,7 @@ fn a_target_in_use_by_another_thread_is_retired_not_dropped_and_not_locked() {
 
 #[test]
 fn the_relay_hammered_from_scoped_threads_while_the_owner_swaps_wakers() {
-    let rounds = support::scaled(2_000) as usize;
+    let rounds = test_env::scaled(2_000) as usize;
     let probes: Vec<_> = (0..4).map(|_| probe()).collect();
     let stop = Arc::new(AtomicBool::new(false));
     let stop2 = stop.clone();
