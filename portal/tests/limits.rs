@@ -1,4 +1,4 @@
-//! Limits of the stack pool (issue 8):
+//! Limits of the stack pool:
 //!
 //! * Too many portals at once: past the process-wide limit of mapped portal stacks,
 //!   derived from `vm.max_map_count`, opening a portal panics with a message that names

@@ -1,4 +1,4 @@
-//! Issue 16 (item 5): with `panic = "abort"`, dropping a suspended portal cannot
+//! With `panic = "abort"`, dropping a suspended portal cannot
 //! unwind its stack (`Cancelled` is a panic). The portal's stack is leaked instead:
 //! its destructors do not run, one line on stderr says so, and the process goes on.
 //!

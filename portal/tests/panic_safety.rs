@@ -1,10 +1,10 @@
-//! Panic safety of the engine (issue 16): a panic from user code at any point (a
-//! captured value's `Drop`, an output's, a panic payload's, a guard cleanup's, the
-//! cleanup spawner's) cannot break the engine's paired steps (`CURRENT` set/restore,
-//! the coroutine's started/done state, the count of mapped stacks), and drop, cancel
-//! and teardown paths never abort. Cases that crashed, hung or aborted before run in a
-//! child process (this binary re-executed with `CHILD_ENV=case`), watched with a
-//! bounded wait.
+//! Panic safety of the engine: a panic from user code at any point (a captured value's
+//! `Drop`, an output's, a panic payload's, a guard cleanup's, the cleanup spawner's)
+//! cannot break the engine's paired steps (`CURRENT` set/restore, the coroutine's
+//! started/done state, the count of mapped stacks), and drop, cancel and teardown paths
+//! never abort. Cases whose failure is a crash, a hang or an abort
+//! run in a child process (this binary re-executed with `CHILD_ENV=case`), watched
+//! with a bounded wait.
 
 use std::cell::Cell;
 use std::future::Future;

@@ -1,7 +1,6 @@
-//! The relay's cross-thread protocol (issue 16, items 3 and 9). Other threads reach a
-//! portal's relay only through a `&Waker` borrowed from a poll on the portal's stack
-//! (scoped threads), possibly while the portal is suspended and its owner swaps the
-//! target. The protocol (see `engine/relay.rs`): readers on other threads copy the
+//! The relay's cross-thread protocol. Other threads reach a portal's relay only through
+//! a `&Waker` borrowed from a poll on the portal's stack (scoped threads), possibly
+//! while the portal is suspended and its owner swaps the target. The protocol (see `engine/relay.rs`): readers on other threads copy the
 //! target under the relay's lock and call the waker *outside* it, counted; the owner
 //! swaps under the lock and retires, rather than drops, a target that a counted reader
 //! may still be using.

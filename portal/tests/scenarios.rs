@@ -1,5 +1,5 @@
-//! The randomized scenario tester (issue 16, item 8): instead of enumerating cases, it
-//! generates programs from a seed and checks invariants after each.
+//! The randomized scenario tester: instead of enumerating cases, it generates programs
+//! from a seed and checks invariants after each.
 //!
 //! A program is a tree of futures: nested portals (depth 1-4) whose sync bodies
 //! `await_` sub-programs, open guards and panic; combinators (`join`, `select` biased

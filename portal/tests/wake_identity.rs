@@ -1,4 +1,4 @@
-//! Relay identity (issue 16): a portal nested in another is polled with the outer
+//! Relay identity: a portal nested in another is polled with the outer
 //! portal's relay waker, whose raw parts never change while the task it forwards to
 //! does; the inner portal must still wake the task of the latest poll. Each case runs
 //! on its own thread, watched with a bounded wait: a lost wake-up is a hang.
