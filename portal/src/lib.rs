@@ -127,6 +127,8 @@
 //! nanoseconds) to the poll. `cargo bench -p benches --bench engine` prints the table.
 
 #![warn(missing_docs)]
+// `unsafe` is confined to the engine's files that allow it (see `engine`).
+#![deny(unsafe_code)]
 
 mod builder;
 mod engine;

@@ -7,7 +7,7 @@ use std::rc::Rc;
 
 use stackportal::{await_, has_portal, with_portal_run, with_portal_run_sync};
 
-mod support;
+mod test_env;
 
 fn current_thread() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
@@ -26,13 +26,13 @@ fn timers_and_other_tasks_run_while_suspended() {
         let other = tokio::task::spawn_local(async move {
             for i in 0..3 {
                 l2.borrow_mut().push(format!("other {i}"));
-                tokio::time::sleep(support::ms(5)).await;
+                tokio::time::sleep(test_env::ms(5)).await;
             }
         });
         let l3 = log.clone();
         with_portal_run_sync(move || {
             l3.borrow_mut().push("portal start".into());
-            await_(tokio::time::sleep(support::ms(30)));
+            await_(tokio::time::sleep(test_env::ms(30)));
             l3.borrow_mut().push("portal end".into());
         })
         .await;

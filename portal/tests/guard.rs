@@ -12,7 +12,7 @@ use std::time::Duration;
 use futures::FutureExt;
 use stackportal::{await_, guard, with_portal_run_sync, AsyncGuard, Builder};
 
-mod support;
+mod test_env;
 
 type Log = Rc<RefCell<Vec<String>>>;
 
@@ -92,7 +92,7 @@ fn cancel_after_5ms(body: impl FnOnce() + 'static) -> usize {
         let portal = Builder::new()
             .cleanup_spawner(move |cleanup| s.borrow_mut().push(tokio::task::spawn_local(cleanup)))
             .run_sync(body);
-        let res = tokio::time::timeout(support::ms(5), portal).await;
+        let res = tokio::time::timeout(test_env::ms(5), portal).await;
         assert!(res.is_err(), "the portal was cancelled");
         let handles: Vec<_> = spawned.borrow_mut().drain(..).collect();
         let handed_over = handles.len();
@@ -123,7 +123,7 @@ fn cancellation_mid_cleanup_hands_the_rest_to_the_spawner() {
     let handed_over = cancel_after_5ms(move || {
         let _slow = guard((), move |()| async move {
             l.borrow_mut().push("cleanup started".into());
-            tokio::time::sleep(support::ms(20)).await;
+            tokio::time::sleep(test_env::ms(20)).await;
             l.borrow_mut().push("cleanup finished".into());
         });
     });

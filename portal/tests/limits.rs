@@ -1,4 +1,4 @@
-//! Limits of the stack pool (issue 8):
+//! Limits of the stack pool:
 //!
 //! * Too many portals at once: past the process-wide limit of mapped portal stacks,
 //!   derived from `vm.max_map_count`, opening a portal panics with a message that names
@@ -21,7 +21,7 @@ use std::task::{Context, Poll};
 use futures::task::noop_waker;
 use stackportal::{await_, with_portal_run_sync, Portal};
 
-mod support;
+mod test_env;
 
 const CHILD_ENV: &str = "STACKPORTAL_LIMITS_CHILD";
 const MAX_STACKS_ENV: &str = "STACKPORTAL_MAX_STACKS";
@@ -293,7 +293,7 @@ fn deep_portals_child() {
         "the stacks are kept in the pool, not unmapped"
     );
     // Under a memory checker RSS also counts its shadow memory of the touched stacks.
-    if support::memcheck().is_none() {
+    if test_env::memcheck().is_none() {
         assert!(
             after.saturating_sub(before) < POOL_RESIDENT_BOUND_KIB,
             "the pool keeps at most {POOL_RESIDENT_BOUND_KIB} KiB resident"

@@ -132,9 +132,9 @@ fn overflow_in_a_portal_names_the_portal_stack_and_the_fix() {
     );
 }
 
-/// Issue 8 (7): on a thread without an alternate signal stack the kernel could not run
-/// the SIGSEGV handler on the overflowed stack and killed the process with a bare
-/// SIGSEGV. The first portal on such a thread now gives it an alternate stack.
+/// On a thread without an alternate signal stack the kernel cannot run the SIGSEGV
+/// handler on the overflowed stack and kills the process with a bare SIGSEGV, so the
+/// first portal on such a thread (one started by C code) gives it an alternate stack.
 #[test]
 fn overflow_in_a_portal_on_a_thread_started_by_c_code_names_the_portal() {
     if is_child("foreign") {
@@ -242,10 +242,10 @@ fn overflow_of_a_thread_stack_still_gets_rusts_own_message() {
     assert!(!stderr.contains("in a portal"), "{stderr}");
 }
 
-/// Issue 8 (6): on the smallest stack (`STACKPORTAL_STACK_SIZE=1` is raised to
-/// `MIN_STACK_SIZE`), a panic with `RUST_BACKTRACE=full` prints its message and a
-/// symbolized backtrace, the first in the process (the deepest), and is caught as
-/// usual; it used to overflow a 16 KiB stack.
+/// On the smallest stack (`STACKPORTAL_STACK_SIZE=1` is raised to `MIN_STACK_SIZE`), a
+/// panic with `RUST_BACKTRACE=full` prints its message and a symbolized backtrace, the
+/// first in the process (the deepest), and is caught as usual: `MIN_STACK_SIZE` leaves
+/// room for the symbolizer, which overflows a 16 KiB stack.
 #[test]
 fn panic_on_the_smallest_stack_prints_its_backtrace() {
     if is_child("panic") {
@@ -324,9 +324,9 @@ fn long_list(len: usize) -> Option<Box<Node>> {
     head
 }
 
-/// Issue 16 (9): the root drops the portal's extras (its cleanup spawner) and its
-/// relay's waker after it has left `CURRENT`; an overflow there (a spawner owning a
-/// long linked list) used to be a bare SIGSEGV.
+/// The root drops the portal's extras (its cleanup spawner) and its relay's waker after
+/// it has left `CURRENT`; an overflow there (a spawner owning a long linked list) is
+/// named through `LEAVING`, not a bare SIGSEGV.
 #[test]
 fn overflow_while_a_portal_drops_its_cleanup_spawner_names_the_portal() {
     if is_child("spawner") {

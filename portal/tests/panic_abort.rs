@@ -1,4 +1,4 @@
-//! Issue 16 (item 5): with `panic = "abort"`, dropping a suspended portal cannot
+//! With `panic = "abort"`, dropping a suspended portal cannot
 //! unwind its stack (`Cancelled` is a panic). The portal's stack is leaked instead:
 //! its destructors do not run, one line on stderr says so, and the process goes on.
 //!
@@ -11,7 +11,7 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-mod support;
+mod test_env;
 
 const MAIN: &str = r#"
 use std::future::Future;
@@ -48,7 +48,7 @@ fn main() {
 
 #[test]
 fn dropping_a_suspended_portal_under_panic_abort_leaks_it_and_goes_on() {
-    if support::memcheck().is_some() {
+    if test_env::memcheck().is_some() {
         eprintln!("skipped under a memory checker (it builds a program)");
         return;
     }

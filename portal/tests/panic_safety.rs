@@ -1,10 +1,10 @@
-//! Panic safety of the engine (issue 16): a panic from user code at any point (a
-//! captured value's `Drop`, an output's, a panic payload's, a guard cleanup's, the
-//! cleanup spawner's) cannot break the engine's paired steps (`CURRENT` set/restore,
-//! the coroutine's started/done state, the count of mapped stacks), and drop, cancel
-//! and teardown paths never abort. Cases that crashed, hung or aborted before run in a
-//! child process (this binary re-executed with `CHILD_ENV=case`), watched with a
-//! bounded wait.
+//! Panic safety of the engine: a panic from user code at any point (a captured value's
+//! `Drop`, an output's, a panic payload's, a guard cleanup's, the cleanup spawner's)
+//! cannot break the engine's paired steps (`CURRENT` set/restore, the coroutine's
+//! started/done state, the count of mapped stacks), and drop, cancel and teardown paths
+//! never abort. Cases whose failure is a crash, a hang or an abort
+//! run in a child process (this binary re-executed with `CHILD_ENV=case`), watched
+//! with a bounded wait.
 
 use std::cell::Cell;
 use std::future::Future;
@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use stackportal::{await_, guard, has_portal, Builder, Portal};
 
-mod support;
+mod test_env;
 
 const CHILD_ENV: &str = "STACKPORTAL_PANIC_SAFETY_CHILD";
 
@@ -172,10 +172,10 @@ fn an_unpolled_portal_whose_capture_panics_on_drop_drops_it_once() {
 fn an_unpolled_portal_owning_a_runtime_dropped_by_select_is_not_a_double_free() {
     if is_child("select_runtime") {
         quiet_panics();
-        let rt = support::rt();
+        let rt = test_env::rt();
         let result = catch_unwind(AssertUnwindSafe(|| {
             rt.block_on(async {
-                let inner = support::rt();
+                let inner = test_env::rt();
                 let data = vec![1u8; 1000];
                 let portal = stackportal::with_portal_run_sync(move || {
                     let _ = (&inner, &data);
@@ -390,7 +390,7 @@ struct Fixture;
 
 impl Drop for Fixture {
     fn drop(&mut self) {
-        let rt = support::rt();
+        let rt = test_env::rt();
         let out = rt.block_on(stackportal::with_portal_run_sync(|| {
             await_(tokio::time::sleep(Duration::from_millis(1)));
             "cleaned up"

@@ -1,7 +1,6 @@
-//! The relay's cross-thread protocol (issue 16, items 3 and 9). Other threads reach a
-//! portal's relay only through a `&Waker` borrowed from a poll on the portal's stack
-//! (scoped threads), possibly while the portal is suspended and its owner swaps the
-//! target. The protocol (see `engine/relay.rs`): readers on other threads copy the
+//! The relay's cross-thread protocol. Other threads reach a portal's relay only through
+//! a `&Waker` borrowed from a poll on the portal's stack (scoped threads), possibly
+//! while the portal is suspended and its owner swaps the target. The protocol (see `engine/relay.rs`): readers on other threads copy the
 //! target under the relay's lock and call the waker *outside* it, counted; the owner
 //! swaps under the lock and retires, rather than drops, a target that a counted reader
 //! may still be using.
@@ -23,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use stackportal::{await_, with_portal_run_sync};
 
-mod support;
+mod test_env;
 
 /// A waker with hooks: counts wakes, records whether its data was dropped, and can make
 /// `wake_by_ref` wait (on another thread) until the owner has swapped targets.
@@ -167,7 +166,7 @@ fn a_target_in_use_by_another_thread_is_retired_not_dropped_and_not_locked() {
 
 #[test]
 fn the_relay_hammered_from_scoped_threads_while_the_owner_swaps_wakers() {
-    let rounds = support::scaled(2_000) as usize;
+    let rounds = test_env::scaled(2_000) as usize;
     let probes: Vec<_> = (0..4).map(|_| probe()).collect();
     let stop = Arc::new(AtomicBool::new(false));
     let stop2 = stop.clone();

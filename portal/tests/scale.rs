@@ -6,7 +6,7 @@ use std::rc::Rc;
 
 use stackportal::{await_, with_portal_run_sync};
 
-mod support;
+mod test_env;
 
 /// RSS is process-wide: the two tests must not run at the same time.
 static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
@@ -23,7 +23,7 @@ fn ten_thousand_portals_suspended_at_once() {
         let (tx, _) = tokio::sync::broadcast::channel::<()>(1);
         let suspended = Rc::new(Cell::new(0u32));
         let mut tasks = Vec::new();
-        let n = support::scaled(10_000);
+        let n = test_env::scaled(10_000);
         for i in 0..n {
             let mut rx = tx.subscribe();
             let s = suspended.clone();
@@ -64,9 +64,9 @@ fn a_million_sequential_portals_keep_rss_flat() {
             assert_eq!(out, i);
         }
     };
-    run(support::scaled(10_000)); // warm up: the pool and the allocator reach their steady state
+    run(test_env::scaled(10_000)); // warm up: the pool and the allocator reach their steady state
     let before = rss_bytes();
-    run(support::scaled(1_000_000));
+    run(test_env::scaled(1_000_000));
     let after = rss_bytes();
     let growth = after.saturating_sub(before);
     // One leaked 2 MiB stack mapping per portal would be terabytes of address space

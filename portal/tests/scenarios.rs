@@ -1,5 +1,5 @@
-//! The randomized scenario tester (issue 16, item 8): instead of enumerating cases, it
-//! generates programs from a seed and checks invariants after each.
+//! The randomized scenario tester: instead of enumerating cases, it generates programs
+//! from a seed and checks invariants after each.
 //!
 //! A program is a tree of futures: nested portals (depth 1-4) whose sync bodies
 //! `await_` sub-programs, open guards and panic; combinators (`join`, `select` biased
@@ -40,7 +40,7 @@ use futures::future::{select_all, FutureExt, LocalBoxFuture};
 use futures::stream::{FuturesUnordered, StreamExt};
 use stackportal::{await_, guard, has_portal, Builder};
 
-mod support;
+mod test_env;
 
 const CHILD_ENV: &str = "STACKPORTAL_FUZZ_CHILD";
 
@@ -524,7 +524,7 @@ fn run_case(seed: u64) -> Vec<String> {
     let text = format!("{program:?}");
     *CURRENT_PROGRAM.lock().unwrap() = text.clone();
     {
-        let rt = support::rt();
+        let rt = test_env::rt();
         let local = tokio::task::LocalSet::new();
         let _ = catch_unwind(AssertUnwindSafe(|| {
             local.block_on(&rt, async move {
@@ -616,7 +616,7 @@ fn child(start: u64, cases: u64, deadline: Duration) {
         panic::set_hook(Box::new(|_| {}));
     }
     let epoch = Instant::now();
-    let bound_ms = if support::memcheck().is_some() {
+    let bound_ms = if test_env::memcheck().is_some() {
         300_000
     } else {
         20_000
@@ -725,7 +725,7 @@ fn randomized_scenarios() {
         child(start, cases, Duration::from_millis(ms));
         return;
     }
-    let memcheck = support::memcheck().is_some();
+    let memcheck = test_env::memcheck().is_some();
     let (start, cases) = match env_u64("STACKPORTAL_FUZZ_SEED") {
         Some(seed) => (seed, 1),
         None => (
@@ -734,7 +734,7 @@ fn randomized_scenarios() {
             // are cheap (~30 ms each under valgrind), so 200 (`TEST_SCALE=10`).
             env_u64("STACKPORTAL_FUZZ_CASES").unwrap_or_else(|| {
                 if memcheck {
-                    u64::from(support::scaled(2000))
+                    u64::from(test_env::scaled(2000))
                 } else {
                     400
                 }

@@ -3,9 +3,8 @@
 //! every poll, move it between polls, suspend in code that a suspended `poll` frame is
 //! waiting on, and hold futures larger than corosensei's 1 KiB transfer limit.
 //!
-//! These are the regression tests of issue 8; run them under valgrind and
-//! AddressSanitizer too (`.ci/memcheck`): a stale `Context` here is a use-after-free,
-//! which a plain run may survive by luck.
+//! Run them under valgrind and AddressSanitizer too (`.ci/memcheck`): a stale `Context`
+//! here is a use-after-free, which a plain run may survive by luck.
 
 use std::cell::{Cell, RefCell};
 use std::future::Future;

@@ -14,8 +14,8 @@ tokio::task_local! {
     static REQUEST: u32;
 }
 
-mod support;
-use support::rt;
+mod test_env;
+use test_env::rt;
 
 #[test]
 fn a_task_local_scope_around_the_portal_holds_across_await_() {

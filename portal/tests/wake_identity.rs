@@ -1,4 +1,4 @@
-//! Relay identity (issue 16): a portal nested in another is polled with the outer
+//! Relay identity: a portal nested in another is polled with the outer
 //! portal's relay waker, whose raw parts never change while the task it forwards to
 //! does; the inner portal must still wake the task of the latest poll. Each case runs
 //! on its own thread, watched with a bounded wait: a lost wake-up is a hang.
@@ -16,7 +16,7 @@ use std::time::Duration;
 use futures::FutureExt;
 use stackportal::{await_, with_portal_run_sync, Portal};
 
-mod support;
+mod test_env;
 
 /// Runs `case` on a thread of its own; fails if it has not finished within 60 s.
 fn within_a_bound(what: &str, case: impl FnOnce() + Send + 'static) {
@@ -46,7 +46,7 @@ fn nested(ms: u64) -> Portal<u32> {
 #[test]
 fn a_nested_portal_polled_once_with_now_or_never_then_awaited_finishes() {
     within_a_bound("now_or_never then .await", || {
-        let rt = support::rt();
+        let rt = test_env::rt();
         let out = rt.block_on(async {
             let mut outer = nested(50);
             assert!((&mut outer).now_or_never().is_none());
@@ -59,7 +59,7 @@ fn a_nested_portal_polled_once_with_now_or_never_then_awaited_finishes() {
 #[test]
 fn a_nested_portal_moved_between_local_tasks_wakes_the_new_task() {
     within_a_bound("moved between LocalSet tasks", || {
-        let rt = support::rt();
+        let rt = test_env::rt();
         let local = tokio::task::LocalSet::new();
         let out = local.block_on(&rt, async {
             let slot: Rc<RefCell<Option<Portal<u32>>>> = Rc::default();
@@ -87,7 +87,7 @@ fn a_nested_portal_moved_between_local_tasks_wakes_the_new_task() {
 #[test]
 fn three_levels_of_nesting_follow_the_task() {
     within_a_bound("three levels", || {
-        let rt = support::rt();
+        let rt = test_env::rt();
         let out = rt.block_on(async {
             let mut outer = with_portal_run_sync(|| {
                 let middle = with_portal_run_sync(|| await_(nested(30)) * 2);

@@ -1,6 +1,9 @@
 //! Procedural macros for [stackportal](https://docs.rs/stackportal). Use them through
 //! the `stackportal` crate, which re-exports them.
 
+// Neither the macros nor the code they generate need `unsafe`.
+#![deny(unsafe_code)]
+
 use proc_macro::TokenStream;
 use proc_macro2::TokenStream as TokenStream2;
 use quote::quote;

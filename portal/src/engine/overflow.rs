@@ -49,6 +49,8 @@ mod unix {
     use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
     use std::sync::{Once, OnceLock};
 
+    use crate::engine::frame::{current, Frame, LEAVING};
+
     /// Where messages printed right before an abort go; see `set_fatal_message_fd`.
     static FATAL_FD: AtomicI32 = AtomicI32::new(2);
 
@@ -298,11 +300,54 @@ mod unix {
         }
     }
 
+    /// Whether `addr` lies in the guard page of a portal stack that is running on this
+    /// thread, or whose root is taking its frame apart (`LEAVING`); returns that stack's
+    /// usable size and the portal's name. Called from the SIGSEGV handler: it only reads
+    /// const thread-locals and the frames they point to, and allocates nothing.
+    fn overflowed_portal(addr: usize) -> Option<(usize, &'static str)> {
+        let in_guard = |f: &Frame| addr >= f.stack_lo - page_size() && addr < f.stack_lo;
+        let found = |f: &Frame| {
+            let (ptr, len) = f.name;
+            let name = if ptr.is_null() {
+                ""
+            } else {
+                // SAFETY: `name` points at the portal's `Builder::name` string, which
+                // lives until its frame has left both `CURRENT` and `LEAVING` (root.rs:
+                // the root owns it in its extras, and `take_apart_slow` keeps it until
+                // its `Leaving` guard is dropped); the handler aborts the process before
+                // it could be freed, hence `'static`.
+                unsafe { std::str::from_utf8_unchecked(std::slice::from_raw_parts(ptr, len)) }
+            };
+            Some((f.stack_hi - f.stack_lo, name))
+        };
+        for (head, next) in [
+            (
+                current(),
+                (|f: &Frame| f.parent.get()) as fn(&Frame) -> *const Frame,
+            ),
+            (LEAVING.with(Cell::get), |f: &Frame| f.leaving_prev.get()),
+        ] {
+            let mut frame = head;
+            while !frame.is_null() {
+                // SAFETY: the `CURRENT` chain holds only live frames of portals running
+                // on this thread (see `hand_off` in cleanup.rs); the `LEAVING` chain only
+                // frames whose root is running `take_apart` below us on this thread (the
+                // `Leaving` guard of frame.rs, held by `take_apart_slow` in root.rs).
+                let f = unsafe { &*frame };
+                if in_guard(f) {
+                    return found(f);
+                }
+                frame = next(f);
+            }
+        }
+        None
+    }
+
     extern "C" fn handler(signal: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
         // SAFETY: the kernel passes a valid `siginfo_t` for SA_SIGINFO handlers; for
         // SIGSEGV/SIGBUS `si_addr` is the faulting address.
         let addr = unsafe { (*info).si_addr() } as usize;
-        if let Some((size, name)) = super::super::overflowed_portal(addr) {
+        if let Some((size, name)) = overflowed_portal(addr) {
             let mut buf = [0u8; 20];
             let (open, close): (&[u8], &[u8]) = if name.is_empty() {
                 (b"", b"")

@@ -28,19 +28,21 @@
 //!
 //! What one thread's pool keeps resident is therefore at most: the hot stack's touched
 //! pages + [`WARM_BUDGET`] + [`POOL_CAP`] x ([`KEEP`] + 4 KiB), i.e. one stack + 16 MiB +
-//! 9 MiB: 27 MiB with the default 2 MiB stacks, however deep its portals went. (It used
-//! to be up to 257 whole stacks: 256 portals that each touched 600 KiB of a 1 MiB stack
-//! left 155 MiB resident after they finished; now 19 MiB.) The one way past the bound:
-//! a frame that spans the whole 4 KiB under the line without writing to it (a large
-//! uninitialised buffer) while deeper frames touch pages below; see `trim`.
+//! 9 MiB: 27 MiB with the default 2 MiB stacks, however deep its portals went. (Without
+//! trimming it would be up to 257 whole stacks: 256 portals that each touch 600 KiB of a
+//! 1 MiB stack would leave 155 MiB resident after they finished, where trimming leaves
+//! 19 MiB.) The one way past the bound: a frame that spans the whole 4 KiB under the
+//! line without writing to it (a large uninitialised buffer) while deeper frames touch
+//! pages below; see `trim`.
 //!
-//! Costs, measured on a 2-core VM (release): the hot cycle is unchanged; a burst of up
-//! to 9 concurrent portals of the default size cycles through the hot slot and the warm
-//! list, as before; each stack parked cold costs ~0.1 us more (the marker check touches
-//! a page the portal did not), and ~1 us + page faults when it was used below the line
-//! and gets trimmed. On other platforms stacks are not trimmed.
+//! Costs, measured on a 2-core VM (release): trimming adds nothing to the hot cycle, nor
+//! to a burst of up to 9 concurrent portals of the default size, which cycles through
+//! the hot slot and the warm list; each stack parked cold costs ~0.1 us (the marker
+//! check touches a page the portal did not), and ~1 us + page faults when it was used
+//! below the line and gets trimmed. On other platforms stacks are not trimmed.
 
 mod budget;
+#[allow(unsafe_code)] // reads, paints and releases (madvise) an idle stack's pages
 mod trim;
 
 use std::cell::{Cell, RefCell};
@@ -79,8 +81,9 @@ impl PortalStack {
     }
 }
 
-// SAFETY: every method forwards to the `DefaultStack` inside, which implements `Stack`
-// correctly; `PortalStack` owns it and adds nothing to the memory it describes.
+#[allow(unsafe_code)] // `Stack` is an unsafe trait
+                      // SAFETY: every method forwards to the `DefaultStack` inside, which implements `Stack`
+                      // correctly; `PortalStack` owns it and adds nothing to the memory it describes.
 unsafe impl Stack for PortalStack {
     #[inline(always)]
     fn base(&self) -> StackPointer {

@@ -1,4 +1,8 @@
-//! `iter`, `autoawait` and `Builder` from sync code.
+//! The API around `await_`, used from sync code: `iter` over streams, `#[autoawait]`
+//! functions and methods, `Builder`'s stack sizes, and `Portal`'s `Unpin` and `Debug`.
+
+// `#[autoawait]` expands to safe code: a crate that denies `unsafe_code` can use it.
+#![deny(unsafe_code)]
 
 use std::time::Duration;
 

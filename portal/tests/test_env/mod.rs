@@ -1,7 +1,8 @@
-//! Knobs for running the engine's tests under a memory checker (`.ci/memcheck`):
-//! everything runs 10-50x slower there, and resident memory includes the checker's
-//! shadow memory. The tests still run in full; only their iteration counts, their time
-//! scales and the RSS bounds adapt.
+//! The environment the engine's tests run in: the tokio runtime they share, and the
+//! knobs for running them under a memory checker (`.ci/memcheck`): everything runs
+//! 10-50x slower there, and resident memory includes the checker's shadow memory. The
+//! tests still run in full; only their iteration counts, their time scales and the RSS
+//! bounds adapt.
 
 #![allow(dead_code)] // each test file uses some of these
 
