@@ -27,6 +27,7 @@
 //! ```toml
 //! [dev-dependencies]
 //! portaltest = "0.1"
+//! tokio = { version = "1", features = ["rt", "time"] } # for what your tests await
 //!
 //! [[test]]
 //! name = "api"
