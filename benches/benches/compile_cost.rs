@@ -317,7 +317,7 @@ fn document(config: &Config, cells: &[Cell], machine: &str) -> String {
             }
             md.push('\n');
         }
-        // The targets of issue 15, reported (timings are never a pass/fail here).
+        // The compile-cost targets, reported (timings are never a pass/fail here).
         let _ = writeln!(md);
         for &n in &config.sizes {
             if let (Some(p), Some(t)) = (

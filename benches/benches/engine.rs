@@ -268,7 +268,7 @@ fn main() {
     eprintln!("engine: table written to {}", out.display());
 }
 
-/// The ratio targets (issue 16), by case name: `(case, target)` of `case / baseline`.
+/// The ratio targets, by case name: `(case, target)` of `case / baseline`.
 const TARGETS: &[(&str, f64)] = &[
     ("checkpoints inside one portal", 1.05),
     ("await_(checkpoint) each, one async portal", 1.10),
@@ -331,7 +331,7 @@ fn document(
             median(ns[i].clone())
         );
     }
-    // The empty sync portal against its peer, round by round (issue 16: <= 0.5x).
+    // The empty sync portal against its peer, round by round (target: <= 0.5x).
     let find = |name: &str| cases.iter().position(|c| c.name == name);
     if let (Some(portal), Some(spawn)) = (
         find("sync portal creation, empty body"),

@@ -8,7 +8,8 @@
 //! `GET /slow?ms=N` answers after a deliberate async delay.
 //!
 //! The test targets in `tests/` exercise it from plain sync test functions under the
-//! portaltest harness; see the README's walkthrough.
+//! portaltest harness; the guide's cookbook (`harness/guide/cookbook.md`) walks through
+//! them.
 
 pub mod client;
 pub mod db;

@@ -1,7 +1,8 @@
 //! 200 tests that each wait on the service's slow endpoint (100 ms), sharing one
 //! server. Under portaltest they all run interleaved on one thread, so the suite takes
 //! about as long as a few slow requests, not the sum (20 s). `interleaving_tokio.rs`
-//! is the same suite written with `#[tokio::test]`; README.md compares the two.
+//! is the same suite written with `#[tokio::test]`; `benches/results/interleaving.md`
+//! compares the two.
 
 use portaltest::await_;
 

@@ -2,7 +2,8 @@
 //! `#[tokio::test]`s, each with its own runtime and therefore its own server (a server
 //! shared through a static would die with the first test's runtime; see
 //! `migration_tokio.rs`). libtest runs them on as many threads as there are CPUs, so
-//! the suite takes about 200 x (100 ms + server start) / CPUs. README.md compares.
+//! the suite takes about 200 x (100 ms + server start) / CPUs.
+//! `benches/results/interleaving.md` compares.
 
 use example_tests::{Client, Server, ServerConfig};
 

@@ -1,4 +1,4 @@
-//! Randomized fault injection against the supervisor (issue 18, item 6).
+//! Randomized fault injection against the supervisor: its rules hold under random faults.
 //!
 //! Each round draws, from one seed, a plan for the twelve tests of the `faults` sample
 //! (pass, a CPU-bound pass, fail, panic, abort, `exit(k)`, SIGSEGV, blocking past the

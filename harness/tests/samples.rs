@@ -917,7 +917,7 @@ fn output_of_no_test_is_shown_after_the_results() {
     );
     let at = terse.stdout.find("output of no test").expect("the heading");
     assert!(!terse.stdout[..at].contains("STRAY"), "{}", terse.stdout);
-    // --nocapture: live, as before.
+    // --nocapture: shown live, as libtest shows it.
     let live = run("parity", &["alpha", "--nocapture"]);
     live.assert_code(0);
     assert!(

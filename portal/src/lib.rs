@@ -120,11 +120,134 @@
 //! * [`std::thread::current()`], thread ids and plain `thread_local!`s are the polling
 //!   thread's, which is always the same one: a `Portal` is `!Send`.
 //!
+//! # The API
+//!
+//! ```toml
+//! [dependencies]
+//! stackportal = { version = "0.1", features = ["tokio"] } # `tokio` adds spawn_local
+//! ```
+//!
+//! | API | what it does (greenback's name) |
+//! |---|---|
+//! | [`with_portal_run(fut)`](with_portal_run) | a [`Portal`] future that runs `fut` with a portal open, so sync code it calls may `await_` (`with_portal_run`) |
+//! | [`with_portal_run_sync(f)`](with_portal_run_sync) | the same for a sync closure; cheaper (`with_portal_run_sync`) |
+//! | `Builder::new().stack_size(n).cleanup_spawner(s).run(fut)` / `.run_sync(f)` | configure a portal ([`Builder`]): stack size (default 2 MiB reserved, committed lazily; `STACKPORTAL_STACK_SIZE` bytes overrides), and what runs async cleanups of a cancelled portal |
+//! | [`await_(fut)`](await_) | sync; awaits anything `IntoFuture` through the innermost portal, exactly like `.await` in the task would (`await_`) |
+//! | [`fut.await_()`](AwaitExt) | the same as a method, for chains that read left to right |
+//! | [`has_portal()`](has_portal) | whether `await_` would work here; never panics (`has_portal`) |
+//! | [`iter(stream)`](iter) | a `Stream` as a sync `Iterator` (`async_iter`) |
+//! | [`#[autoawait]`](autoawait) | turns an `async fn` (free fn or method) into a sync fn with the same signature (`autoawait`) |
+//! | [`guard(value, async \|v\| cleanup)`](guard) → [`AsyncGuard<T>`](AsyncGuard) | async cleanup for sync code: derefs to the value, awaits `cleanup(value)` on drop (`async_context`, and the missing async drop) |
+//! | `spawn_local(fut)` (feature `tokio`) | spawns a task on the current `LocalSet` inside its own portal (`bestow_portal`) |
+//! | [`Cancelled`] | the unwind payload that tears down a dropped portal's stack |
+//!
+//! Wakers, tokio timers and I/O, channels, `task_local!` scopes around the portal,
+//! `Handle::current()` and tokio's cooperative budget all behave as with a native
+//! `.await`. The `sanitizer` feature is only for AddressSanitizer builds (nightly
+//! `-Zsanitizer=address`); without ASan the program does not link.
+//!
+//! # Why not `block_on`
+//!
+//! Inside an async runtime, sync code has no good way to wait for a future. Each of
+//! these is checked by the crate's `tests/why.rs` against the tokio version it builds
+//! with, for a sync `fn lookup() -> u32` called from inside a task:
+//!
+//! * `tokio::runtime::Handle::current().block_on(fetch())` panics: *"Cannot start a
+//!   runtime from within a runtime. This happens because a function (like `block_on`)
+//!   attempted to block the current thread while the thread is being used to drive
+//!   asynchronous tasks."*
+//! * `tokio::task::block_in_place(lookup)` on a current-thread runtime or in a
+//!   `LocalSet` panics: *"can call blocking only when running on the multi-threaded
+//!   runtime"*. On a multi-thread runtime it works, but it blocks a worker thread,
+//!   freezes the other futures of the same task (a `select!`, a `join!`), and cannot be
+//!   cancelled.
+//! * `futures::executor::block_on(fetch())` (or `pollster`) on a current-thread runtime
+//!   hangs forever as soon as `fetch` needs the runtime (a timer, a socket, a task on
+//!   the same thread): the thread that would drive it is the one blocked.
+//! * `spawn_blocking` + `Handle::block_on` works, at the price of a thread hop per call
+//!   (~20 us) and of `Send + 'static` everything.
+//!
+//! `await_(fetch())` in the same spot suspends the sync stack instead of blocking the
+//! thread: it works on a current-thread runtime, costs a few nanoseconds more than
+//! `.await`, and the awaited future needs neither `Send` nor `'static`.
+//!
+//! # Panics, cancellation and guards in detail
+//!
+//! * **Nothing suspends while a panic unwinds**: a `Drop` impl that calls `await_`
+//!   during a panic gets a ready future's output, and on a pending one the process
+//!   aborts with a message naming [`guard`] (suspending mid-unwind would make every
+//!   other task on the thread see `thread::panicking()`).
+//! * An `await_` reached during a cancellation's unwind cannot suspend either: it polls
+//!   its future once and returns the output if ready; otherwise it raises [`Cancelled`]
+//!   again, or, inside a destructor (where it can neither wait nor panic), prints why
+//!   and aborts.
+//! * Use [`guard`] for async cleanup: a guard dropped normally awaits its cleanup in
+//!   place; dropped by a panic, its cleanup runs after the unwind and before the portal
+//!   completes; dropped by cancellation, its cleanup goes to the portal's cleanup
+//!   spawner (`spawn_local` and portaltest register one). Without a spawner, or if the
+//!   spawner drops it unfinished (its `LocalSet` shut down), the loss is reported on
+//!   stderr.
+//! * Under `panic = "abort"` a dropped suspended portal cannot unwind: its stack is
+//!   leaked instead, with a line on stderr.
+//! * Why `!Send`: a suspended stack may hold thread-local addresses the compiler cached
+//!   before the switch (llvm/llvm-project#98479).
+//!
+//! # How many portals, and their memory
+//!
+//! * **Stacks are pooled** per thread (at most 256 kept), so a portal costs tens of
+//!   nanoseconds, and a million portals in a row keep RSS flat. What the pool keeps
+//!   resident is bounded: beyond 16 MiB of idle stacks per thread, idle stacks are
+//!   trimmed to their top 32 KiB (256 finished portals that each touched 600 KiB leave
+//!   19 MiB, not 155 MiB).
+//! * **How many at once.** Each portal stack is two memory mappings, and Linux allows a
+//!   process `vm.max_map_count` of them (65,530 by default). stackportal keeps a quarter
+//!   (at least 16,384) for the rest of the process and refuses a portal past
+//!   `(vm.max_map_count - headroom) / 2` stacks (24,573 by default) with a panic that
+//!   says so, instead of starving the process (`thread::spawn` failing with EAGAIN).
+//!   Raise it with `sysctl -w vm.max_map_count=262144`; `STACKPORTAL_MAX_STACKS=N`
+//!   overrides the computed limit. Smaller stacks do not help: the limit counts
+//!   mappings.
+//! * **Stack overflow** messages need stackportal's SIGSEGV handler;
+//!   `STACKPORTAL_NO_SIGNAL_HANDLER=1` keeps stackportal out of signal handling. The
+//!   minimum stack size, 64 KiB, is enough to print a panic's backtrace.
+//!
+//! # How the engine is checked
+//!
+//! All `unsafe` code lives under the crate's `src/engine/`, each block with the argument
+//! for its soundness. `tests/soundness.rs` drives the engine the way a hostile but safe
+//! caller may: a combinator that hands every poll a fresh heap `Context` and `Waker`
+//! (and poisons them after the poll), `now_or_never` then `.await`, a portal moved to a
+//! new place between polls with a decoy left where it was, nested portals five deep, a
+//! cleanup spawner that owns a guard, 64 KiB futures and closures, wakes from another
+//! thread; each of these is a way an engine of this kind can hang, crash or call a
+//! spawner while it is being dropped. `tests/scenarios.rs` generates random programs of
+//! nested portals, combinators, moves, drops at every state and panics in every user
+//! hook (seeded; `STACKPORTAL_FUZZ_SEED` replays one), with an oracle of no crash, no
+//! hang, every guard cleanup once, no stack left mapped.
+//!
+//! What CI checks (`.ci/memcheck` in the repository):
+//!
+//! * valgrind (memcheck), always: every test binary of the engine (unit and integration
+//!   tests, release build with debuginfo), and the child processes the tests start
+//!   (`--trace-children=yes`), except the two that measure the process itself
+//!   (resident size of deep stacks; tens of thousands of mappings, more than valgrind
+//!   supports); 200 scenario seeds run in-process.
+//! * AddressSanitizer, where a nightly toolchain is installed (`cargo +nightly test -p
+//!   stackportal --features sanitizer` with `-Zsanitizer=address`): the same tests. On a
+//!   machine without nightly the step prints `AddressSanitizer: SKIPPED, no nightly
+//!   toolchain is installed` and CI runs valgrind only.
+//!
+//! Under a checker the heavy tests divide their counts by `STACKPORTAL_TEST_SCALE` and
+//! the RSS bounds are not asserted (the checker's shadow memory counts in RSS). CI's
+//! performance gate counts the engine's instructions per step under callgrind and fails
+//! on a regression of more than 3% (`benches/results/perf_gate.md` in the repository).
+//!
 //! # Cost
 //!
 //! Stacks are pooled per thread, so opening and finishing a portal costs tens of
 //! nanoseconds, and an `await_` of a pending future adds a stack switch (a few
-//! nanoseconds) to the poll. `cargo bench -p benches --bench engine` prints the table.
+//! nanoseconds) to the poll. `cargo bench -p benches --bench engine` prints the table;
+//! the repository's `benches/results/` has the last one, next to greenback's figures.
 
 #![warn(missing_docs)]
 // `unsafe` is confined to the engine's files that allow it (see `engine`).

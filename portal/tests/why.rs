@@ -1,6 +1,6 @@
-//! The failure modes that README's "Why" section shows, checked against the tokio in
-//! use, so the README stays true: what users reach for today, and what a portal does
-//! instead in the same spot.
+//! The failure modes that the crate docs' "Why not `block_on`" section shows, checked
+//! against the tokio in use, so the docs stay true: what users reach for today, and
+//! what a portal does instead in the same spot.
 
 use std::panic::catch_unwind;
 use std::sync::mpsc;
@@ -35,7 +35,7 @@ fn handle_block_on_inside_a_runtime_panics() {
         .unwrap_err();
     assert!(
         panic_text(err).contains("Cannot start a runtime from within a runtime"),
-        "tokio's message changed: update README's Why section"
+        "tokio's message changed: update the crate docs' Why section"
     );
 }
 
@@ -51,7 +51,7 @@ fn block_in_place_on_a_current_thread_runtime_panics() {
     assert!(
         panic_text(err)
             .contains("can call blocking only when running on the multi-threaded runtime"),
-        "tokio's message changed: update README's Why section"
+        "tokio's message changed: update the crate docs' Why section"
     );
 }
 

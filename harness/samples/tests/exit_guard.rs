@@ -1,5 +1,6 @@
-//! Tests that end the process with `std::process::exit`: run one at a time with
-//! `--exact`; the run must fail (exit 101) naming the test, even after `exit(0)`.
+//! Tests that end the process with `std::process::exit`. Supervised, such a test fails
+//! alone and the others pass; in one process (`--exact`, `PORTALTEST_IN_PROCESS=1`) the
+//! run must fail (exit 101) naming the test, even after `exit(0)`.
 
 use std::time::Duration;
 
