@@ -13,10 +13,10 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use crate::config::Backtraces;
+use crate::config::TRACING_ENV;
 use crate::isolated;
 use crate::logging::HARNESS_SUBSCRIBER;
 use crate::worker::attribution;
-use crate::TRACING_ENV;
 
 /// Catches a panic of the wrapped (unpin) future's `poll`.
 pub(crate) struct CatchUnwind<F>(pub(crate) F);

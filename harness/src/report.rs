@@ -6,10 +6,10 @@
 use std::io::Write;
 use std::time::{Duration, Instant};
 
+use crate::config::JOBS_ENV;
 use crate::events::{Event, Verdict};
 use crate::junit;
 use crate::printer::{Counts, Outcome, Printer};
-use crate::JOBS_ENV;
 
 /// Runs shorter than this get no CPU-bound hint: too short to be worth more processes.
 const CPU_HINT_MIN_WALL: Duration = Duration::from_secs(1);

@@ -885,7 +885,7 @@ impl Supervisor {
                 "note: test timed out after {} ({why}) and did not yield within the grace \
                  period of {} after that: it blocks the runtime thread, so it could not be \
                  cancelled. Its worker process was killed",
-                crate::format_limit(*limit),
+                crate::config::format_limit(*limit),
                 fmt_duration(self.grace)
             ),
             (Some(Kill::Hang { id, .. }), _) => format!(

@@ -17,9 +17,9 @@ use super::board::{self, Polled};
 use super::watchdog;
 use super::Sink;
 use crate::capture::Capture;
+use crate::config::BLOCKING_WARN_ENV;
 use crate::events::Event;
 use crate::panics::{__rust_begin_short_backtrace, IN_PANIC_HOOK};
-use crate::BLOCKING_WARN_ENV;
 
 /// The state of a run, reachable from the runtime thread.
 pub(crate) struct Ctx {
@@ -330,7 +330,7 @@ impl<F: Future + ?Sized> Future for Attributed<F> {
                 let set_by = if by_attribute {
                     format!(
                         "set by its `#[portaltest::test(blocking_warn = \"{}\")]`",
-                        crate::format_limit(limit)
+                        crate::config::format_limit(limit)
                     )
                 } else {
                     format!(

@@ -82,7 +82,7 @@ pub(crate) fn limit_of(
             let d = Duration::from_millis(ms);
             (
                 Some(d),
-                format!("its `timeout = \"{}\"`", crate::format_limit(d)),
+                format!("its `timeout = \"{}\"`", crate::config::format_limit(d)),
             )
         }
         (None, Some((d, why))) => (Some(*d), why.clone()),
@@ -505,7 +505,7 @@ impl RunState {
         };
         let timed_out = format!(
             "note: test timed out after {} ({why}); it was cancelled and its stack unwound",
-            crate::format_limit(limit.unwrap_or_default())
+            crate::config::format_limit(limit.unwrap_or_default())
         );
         verdict(def, result, timed_out)
     }
@@ -556,7 +556,7 @@ impl RunState {
             let said = std::mem::take(&mut *buffer.lock().unwrap_or_else(|e| e.into_inner()));
             self.ctx.send_output(Some(slot), said);
         }
-        let limit_text = crate::format_limit(limit.unwrap_or_default());
+        let limit_text = crate::config::format_limit(limit.unwrap_or_default());
         let left = |responded: bool| {
             if responded {
                 "it was cancelled and its stack unwound".to_string()
@@ -645,8 +645,8 @@ impl RunState {
                 Ended::TimedOut => Some(format!(
                     "note: {what} did not finish within {} ({}); it was cancelled and its stack \
                      unwound",
-                    crate::format_limit(self.teardown_limit),
-                    crate::TEARDOWN_TIMEOUT_ENV
+                    crate::config::format_limit(self.teardown_limit),
+                    crate::config::TEARDOWN_TIMEOUT_ENV
                 )),
                 Ended::Aborted(note) => Some(note),
                 // Fixtures are torn down also when the run is interrupted.
