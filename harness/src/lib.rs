@@ -109,8 +109,12 @@ mod worker;
 pub mod guide;
 
 use std::process::ExitCode;
-use std::time::Duration;
 
+pub use config::{
+    parse_duration, BLOCKING_WARN_ENV, GRACE_ENV, IN_PROCESS_ENV, JOBS_ENV, JUNIT_ENV,
+    PARTITION_ENV, RETRIES_ENV, SHUFFLE_SEED_ENV, SLOWEST_ENV, SLOW_NOTICE_ENV,
+    TEARDOWN_TIMEOUT_ENV, TIMEOUT_ENV, TRACING_ENV,
+};
 pub use stackportal::{await_, guard, has_portal, iter, AsyncGuard, AwaitExt};
 
 /// Spawns a task on the run's `LocalSet` that runs inside a portal of its own (as
@@ -271,167 +275,6 @@ pub use portaltest_macros::test;
 /// portaltest::main!();
 /// ```
 pub use portaltest_macros::fixture;
-
-/// The environment variable that sets a default timeout for every test without its
-/// own `timeout = ".."`: `500ms`, `5s`, `2m`.
-///
-/// ```no_run
-/// std::env::set_var(portaltest::TIMEOUT_ENV, "30s"); // usually set by CI instead
-/// ```
-pub const TIMEOUT_ENV: &str = "PORTALTEST_TIMEOUT";
-
-/// The environment variable that sets, in milliseconds, how long one poll of a test
-/// may hold the runtime thread before the harness warns that it blocks the others
-/// (default 100; `0` disables the warning). `#[portaltest::test(blocking_warn = "..")]`
-/// overrides it for one test.
-///
-/// ```no_run
-/// std::env::set_var(portaltest::BLOCKING_WARN_ENV, "250");
-/// ```
-pub const BLOCKING_WARN_ENV: &str = "PORTALTEST_BLOCKING_WARN_MS";
-
-/// The environment variable that says whether the harness installs its `tracing`
-/// subscriber (the one that captures events per test): `1` (the default) or `0`, for a
-/// program that installs its own with `init()` (see the crate docs, "Tracing").
-pub const TRACING_ENV: &str = "PORTALTEST_TRACING";
-
-/// The environment variable that selects a CI shard of the tests, in cargo-nextest's
-/// `--partition` syntax: `count:M/N` or `hash:M/N` (see the crate docs, "Command
-/// line"). For `cargo test` runs, where the targets on libtest's harness would reject
-/// an unknown `--partition` flag. `--partition` on the command line takes precedence;
-/// under cargo-nextest (`NEXTEST` is set) the variable is ignored, since nextest
-/// partitions the run itself (`cargo nextest run --partition ..`).
-///
-/// ```no_run
-/// std::env::set_var(portaltest::PARTITION_ENV, "hash:1/3"); // usually set by CI instead
-/// ```
-pub const PARTITION_ENV: &str = "PORTALTEST_PARTITION";
-
-/// The environment variable that shuffles the order in which the tests start, drawn
-/// from this seed (a whole number), as `--shuffle-seed N` does (which takes
-/// precedence). For `cargo test` runs, where the targets on libtest's harness would
-/// reject the flag on stable Rust. A shuffled run prints its seed at its start
-/// (`running 12 tests (shuffle seed: 42)`) and again when it fails.
-///
-/// ```no_run
-/// std::env::set_var(portaltest::SHUFFLE_SEED_ENV, "42"); // repeat a failed run's order
-/// ```
-pub const SHUFFLE_SEED_ENV: &str = "PORTALTEST_SHUFFLE_SEED";
-
-/// The environment variable that sets, in milliseconds, after how long a test without
-/// a time limit gets libtest's notice `test NAME has been running for over 60 seconds`
-/// (default 60,000, as libtest; `0`: never). Meant for testing the notice.
-///
-/// ```no_run
-/// std::env::set_var(portaltest::SLOW_NOTICE_ENV, "1000");
-/// ```
-pub const SLOW_NOTICE_ENV: &str = "PORTALTEST_SLOW_NOTICE_MS";
-
-/// The environment variable that lists the `N` slowest tests after the summary line,
-/// with their times (as pytest's `--durations N`; default `0`: no list). A test's time
-/// runs from its start to its verdict, waits included (see the crate docs, "Timings").
-///
-/// ```no_run
-/// std::env::set_var(portaltest::SLOWEST_ENV, "10"); // usually set by CI instead
-/// ```
-pub const SLOWEST_ENV: &str = "PORTALTEST_SLOWEST";
-
-/// The environment variable that runs a failing test up to `N` more times, each time in
-/// a fresh portal (default `0`); `#[portaltest::test(retries = N)]` overrides it for one
-/// test. A test that passes on a retry is reported as flaky (in every output format and
-/// the JUnit report); one that fails every time fails.
-///
-/// ```no_run
-/// std::env::set_var(portaltest::RETRIES_ENV, "2"); // usually set by CI instead
-/// ```
-pub const RETRIES_ENV: &str = "PORTALTEST_RETRIES";
-
-/// The environment variable that names a file to write a JUnit XML report of the run to,
-/// while the console shows the usual output (`--format junit` writes the report to
-/// stdout instead). One `testcase` per test, with its time, failure message, captured
-/// output and flaky retries, as cargo-nextest writes it.
-///
-/// ```no_run
-/// std::env::set_var(portaltest::JUNIT_ENV, "target/junit.xml"); // usually set by CI
-/// ```
-pub const JUNIT_ENV: &str = "PORTALTEST_JUNIT";
-
-/// The environment variable that runs the tests in `N` worker processes at once
-/// (`auto`: one per available core), each with its own runtime and its own fixtures;
-/// tests are handed out from one queue as workers ask for them. Default `1`: one
-/// worker, one shared async context for the whole binary (see the crate docs,
-/// "Worker processes").
-///
-/// ```no_run
-/// std::env::set_var(portaltest::JOBS_ENV, "auto"); // usually set by CI instead
-/// ```
-pub const JOBS_ENV: &str = "PORTALTEST_JOBS";
-
-/// The environment variable that runs the tests in the test binary's own process, with
-/// no worker process (`1`): for debuggers and profilers, which should see
-/// the tests' code in the process they started. A crash then ends the run without a
-/// report of the remaining tests (see the crate docs, "Worker processes").
-///
-/// ```no_run
-/// std::env::set_var(portaltest::IN_PROCESS_ENV, "1"); // e.g. in a debugger's launch config
-/// ```
-pub const IN_PROCESS_ENV: &str = "PORTALTEST_IN_PROCESS";
-
-/// The environment variable that sets the grace period (`500ms`, `5s`, `2m`; default
-/// `5s`): how long a worker may go on after a test passed its time limit without
-/// yielding, after a teardown passed its limit, or after Ctrl-C, before the supervisor
-/// kills it (see the crate docs, "Worker processes").
-///
-/// ```no_run
-/// std::env::set_var(portaltest::GRACE_ENV, "10s");
-/// ```
-pub const GRACE_ENV: &str = "PORTALTEST_GRACE";
-
-/// The environment variable that limits each fixture's teardown (`500ms`, `5s`, `2m`;
-/// default `30s`): past it the teardown is cancelled (its stack unwinds) and reported
-/// as a failure of the run.
-///
-/// ```no_run
-/// std::env::set_var(portaltest::TEARDOWN_TIMEOUT_ENV, "1m");
-/// ```
-pub const TEARDOWN_TIMEOUT_ENV: &str = "PORTALTEST_TEARDOWN_TIMEOUT";
-
-/// Parses a duration as `timeout = ".."` and [`TIMEOUT_ENV`] accept it: a whole number
-/// followed by `ms`, `s` or `m`.
-///
-/// ```
-/// use std::time::Duration;
-/// assert_eq!(portaltest::parse_duration("500ms"), Some(Duration::from_millis(500)));
-/// assert_eq!(portaltest::parse_duration("5s"), Some(Duration::from_secs(5)));
-/// assert_eq!(portaltest::parse_duration("2m"), Some(Duration::from_secs(120)));
-/// assert_eq!(portaltest::parse_duration("soon"), None);
-/// ```
-pub fn parse_duration(text: &str) -> Option<Duration> {
-    let text = text.trim();
-    let (digits, factor) = if let Some(n) = text.strip_suffix("ms") {
-        (n, 1)
-    } else if let Some(n) = text.strip_suffix('s') {
-        (n, 1000)
-    } else if let Some(n) = text.strip_suffix('m') {
-        (n, 60_000)
-    } else {
-        return None;
-    };
-    let n: u64 = digits.trim().parse().ok()?;
-    Some(Duration::from_millis(n.checked_mul(factor)?))
-}
-
-/// Formats a limit the way it is written: `200ms`, `5s`, `2m`.
-pub(crate) fn format_limit(d: Duration) -> String {
-    let ms = d.as_millis();
-    if ms.is_multiple_of(60_000) && ms > 0 {
-        format!("{}m", ms / 60_000)
-    } else if ms.is_multiple_of(1000) && ms > 0 {
-        format!("{}s", ms / 1000)
-    } else {
-        format!("{ms}ms")
-    }
-}
 
 /// Runs the registered tests with the process's command line (libtest's options) and
 /// returns the exit code: 101 when a test or a fixture teardown failed. Fixtures are

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use crate::fmt::fmt_duration;
-use crate::{BLOCKING_WARN_ENV, JOBS_ENV, TEARDOWN_TIMEOUT_ENV};
+use crate::config::{BLOCKING_WARN_ENV, JOBS_ENV, TEARDOWN_TIMEOUT_ENV};
 
 /// `1 test` / `3 tests`.
 fn tests(n: usize) -> String {
@@ -236,7 +236,7 @@ pub(crate) fn blocking_warning(
     let set_by = if by_attribute {
         format!(
             "set by its `#[portaltest::test(blocking_warn = \"{}\")]`",
-            crate::format_limit(limit)
+            crate::config::format_limit(limit)
         )
     } else {
         format!(

@@ -237,7 +237,7 @@ impl Printer {
             self.out,
             "note: the tests ran in shuffled order (shuffle seed: {seed}); to repeat it, run \
              with `--shuffle-seed {seed}` or {}={seed}",
-            crate::SHUFFLE_SEED_ENV
+            crate::config::SHUFFLE_SEED_ENV
         );
         let _ = self.out.flush();
     }

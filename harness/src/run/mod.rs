@@ -57,7 +57,7 @@ pub(crate) fn run_main() -> ExitCode {
     }
     match Cli::parse(std::env::args_os()) {
         Ok(cli) => run_cli(cli),
-        Err(err) => usage_error(&err),
+        Err(err) => usage_error(&err.to_string()),
     }
 }
 
@@ -149,7 +149,7 @@ fn run_cli(cli: Cli) -> ExitCode {
     // long before capture starts): a bad value is an error on the real stderr.
     let env = match EnvConfig::from_env() {
         Ok(env) => env,
-        Err(err) => return usage_error(&err),
+        Err(err) => return usage_error(&err.to_string()),
     };
     let logfile = match &cli.args.logfile {
         None => None,
@@ -393,7 +393,7 @@ fn run_in_process(
 fn worker_main(board: std::ffi::OsString) -> ExitCode {
     let env = match EnvConfig::from_env() {
         Ok(env) => env,
-        Err(err) => return usage_error(&err),
+        Err(err) => return usage_error(&err.to_string()),
     };
     let threads = std::env::var(crate::config::WORKER_THREADS_ENV)
         .ok()

@@ -238,7 +238,7 @@ pub(crate) fn blame(death: &Death) -> Blame {
         .map_or((0, None), |t| (t.earlier, t.setting_up.clone()));
     let mut note = match (&death.killed, &fixture) {
         (Some(Kill::Hang { id, limit, why }), _) if *id == culprit => {
-            messages::hung_test(&crate::format_limit(*limit), why, death.grace)
+            messages::hung_test(&crate::config::format_limit(*limit), why, death.grace)
         }
         (Some(Kill::Hang { id, .. }), _) => messages::held_thread_for(name(*id)),
         (_, Some(fixture)) => messages::died_in_fixture_setup(cause, fixture),

@@ -474,7 +474,7 @@ impl RunState {
         // Built only for a test that timed out: a passing test formats nothing.
         verdict(def, result, || {
             messages::timed_out(
-                &crate::format_limit(limit.unwrap_or_default()),
+                &crate::config::format_limit(limit.unwrap_or_default()),
                 &why,
                 messages::CANCELLED,
             )
@@ -527,7 +527,7 @@ impl RunState {
             let said = std::mem::take(&mut *buffer.lock().unwrap_or_else(|e| e.into_inner()));
             self.ctx.send_output(Some(slot), said);
         }
-        let limit_text = crate::format_limit(limit.unwrap_or_default());
+        let limit_text = crate::config::format_limit(limit.unwrap_or_default());
         let left = |responded: bool| {
             if responded {
                 messages::CANCELLED.to_string()
@@ -607,7 +607,7 @@ impl RunState {
                 )),
                 Ended::TimedOut => Some(messages::teardown_timed_out(
                     &what,
-                    &crate::format_limit(self.teardown_limit),
+                    &crate::config::format_limit(self.teardown_limit),
                 )),
                 Ended::Aborted(note) => Some(note),
                 // Fixtures are torn down also when the run is interrupted.

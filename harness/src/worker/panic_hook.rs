@@ -10,7 +10,7 @@ use crate::here::{self, IN_PANIC_HOOK};
 use crate::logging::HARNESS_SUBSCRIBER;
 use crate::unwind::panic_message;
 use crate::worker::attribution;
-use crate::TRACING_ENV;
+use crate::config::TRACING_ENV;
 
 /// Panics inside a test are reported the way libtest reports them, with the test's
 /// name as the thread name (`thread 'users::creates_user' panicked at ...`): every test
