@@ -121,6 +121,9 @@ fn behave(name: &str) {
                     })
                     .unwrap();
             }
+            // In flight when its thread aborts: the worker is then certainly alive, even
+            // in a run whose other tests all end sooner.
+            nap(400);
         }
         "big_output" => {
             let line = "x".repeat(1023);
