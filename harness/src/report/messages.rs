@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
-use crate::fmt::fmt_duration;
 use crate::config::{BLOCKING_WARN_ENV, JOBS_ENV, TEARDOWN_TIMEOUT_ENV};
+use crate::fmt::fmt_duration;
 
 /// `1 test` / `3 tests`.
 fn tests(n: usize) -> String {

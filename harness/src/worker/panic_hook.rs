@@ -6,11 +6,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use crate::config::Backtraces;
+use crate::config::TRACING_ENV;
 use crate::here::{self, IN_PANIC_HOOK};
 use crate::logging::HARNESS_SUBSCRIBER;
 use crate::unwind::panic_message;
 use crate::worker::attribution;
-use crate::config::TRACING_ENV;
 
 /// Panics inside a test are reported the way libtest reports them, with the test's
 /// name as the thread name (`thread 'users::creates_user' panicked at ...`): every test
