@@ -166,7 +166,7 @@ pub(crate) fn publish(word: u64) -> u64 {
 /// A new board, for a worker about to start: a temporary file with nothing published,
 /// without a name (the worker inherits its descriptor), so none is ever left behind.
 pub(crate) fn create() -> io::Result<File> {
-    let file = crate::sys::capture::temp_file("board")?;
+    let file = crate::sys::temp::temp_file("board")?;
     file.set_len(SIZE)?;
     Ok(file)
 }

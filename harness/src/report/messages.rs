@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use crate::config::{BLOCKING_WARN_ENV, JOBS_ENV, TEARDOWN_TIMEOUT_ENV};
+use crate::config::{BLOCKING_WARN_ENV, IN_PROCESS_ENV, JOBS_ENV, TEARDOWN_TIMEOUT_ENV};
 use crate::fmt::fmt_duration;
 
 /// `1 test` / `3 tests`.
@@ -315,6 +315,95 @@ pub(crate) fn cpu_bound(busy: Duration, wall: Duration, cores: usize) -> String 
     )
 }
 
+/// The note of a test whose portal could not be opened (`reason`: the engine's panic
+/// message, such as the limit on mapped stacks).
+pub(crate) fn could_not_start(reason: &str) -> String {
+    format!("note: the test could not start: {reason}")
+}
+
+/// The note of an isolated test whose thread could not be spawned.
+pub(crate) fn isolated_thread_not_started(err: &std::io::Error) -> String {
+    format!("note: cannot start a thread for the isolated test: {err}")
+}
+
+/// The note of an isolated test whose thread ended without sending its result.
+pub(crate) const ISOLATED_NO_RESULT: &str =
+    "note: the isolated test's thread ended without reporting a result";
+
+/// The note of an isolated test that its own thread reports as cancelled.
+pub(crate) const ISOLATED_CANCELLED: &str = "note: the isolated test was cancelled";
+
+/// The note of a `#[should_panic]` test (declared at `file:line`) that returned.
+pub(crate) fn did_not_panic(file: &str, line: u32) -> String {
+    format!("note: test did not panic as expected at {file}:{line}")
+}
+
+/// The note of a `#[should_panic(expected = ..)]` test whose panic message `message`
+/// lacks `expected` (libtest's wording).
+pub(crate) fn panic_without_expected(message: &str, expected: &str) -> String {
+    format!(
+        "note: panic did not contain expected string\n      panic message: {message:?}\n expected substring: {expected:?}"
+    )
+}
+
+/// The warning of a worker whose runner panicked (`message`): a bug of the harness.
+pub(crate) fn runner_panicked(message: &str) -> String {
+    format!("portaltest: internal error: the runner panicked: {message}; please report this")
+}
+
+/// The run error's output after [`runner_panicked`].
+pub(crate) const INTERNAL_ERROR_SEE_ABOVE: &str = "portaltest: internal error (see above)\n";
+
+/// The note of a test whose task failed inside the harness (`text`: why).
+pub(crate) fn internal_error_in_test(text: &str) -> String {
+    format!("portaltest: internal error while running this test: {text}")
+}
+
+/// The error when a worker process cannot be spawned (`err`).
+pub(crate) fn cannot_start_worker(err: &std::io::Error) -> String {
+    format!(
+        "portaltest: error: cannot start a worker process ({err}); set {IN_PROCESS_ENV}=1 to \
+         run the tests in this process"
+    )
+}
+
+/// The note of a test left in the queue because no worker process could be started.
+pub(crate) const NO_WORKER_STARTED: &str =
+    "note: no worker process could be started to run this test (see the error above)";
+
+/// The error when `deaths` workers in a row ended before they ran a test; the last
+/// one `cause` after writing `output`.
+pub(crate) fn early_deaths_gave_up(deaths: u32, cause: &str, output: &str) -> String {
+    format!(
+        "portaltest: error: {deaths} worker processes in a row ended before they ran a test; \
+         no more are started. The last one {cause}; its output:\n{output}"
+    )
+}
+
+/// The run error of a worker that ended before it ran a test (the `in_a_row`th).
+pub(crate) fn early_death(cause: &str, in_a_row: u32) -> String {
+    format!("note: the worker process {cause} before it ran a test ({in_a_row} in a row)")
+}
+
+/// The run error of a worker that failed after all its tests and teardowns finished.
+pub(crate) fn worker_failed_at_end(cause: &str) -> String {
+    format!("note: the worker process {cause} after all its tests and teardowns had finished")
+}
+
+/// The warning at the first Ctrl-C or SIGTERM (`signal`).
+pub(crate) fn interrupt_cancelling(signal: &str, grace: Duration) -> String {
+    format!(
+        "portaltest: {signal}: cancelling the running tests and tearing the fixtures down \
+         (within {}; press Ctrl-C again to kill them at once)",
+        fmt_duration(grace)
+    )
+}
+
+/// The warning at a second Ctrl-C or SIGTERM (`signal`).
+pub(crate) fn interrupt_again(signal: &str) -> String {
+    format!("portaltest: {signal} again: killing the worker processes")
+}
+
 /// The line after an interrupted run: which signal, how many tests it cancelled and
 /// how many it kept from starting (listed below it).
 pub(crate) fn interrupted_summary(signal: &str, cancelled: usize, not_run: usize) -> String {
@@ -418,6 +507,43 @@ mod tests {
             still_blocking("m::spins", Duration::from_secs(2)),
             CLOCK_PAUSED_OUTSIDE_TESTS.to_string(),
             clock_paused_by("`m::pauses`"),
+        ];
+        insta::assert_snapshot!(notes.join("\n"));
+    }
+
+    #[test]
+    fn start_failures() {
+        let notes = [
+            could_not_start("stackportal: the process's limit on mapped stacks is reached"),
+            isolated_thread_not_started(&std::io::Error::other("no threads left")),
+            cannot_start_worker(&std::io::Error::other("no file descriptors left")),
+            NO_WORKER_STARTED.to_string(),
+            early_death(ABORT, 1),
+            early_deaths_gave_up(3, ABORT, "boom"),
+            worker_failed_at_end("exited with code 1"),
+        ];
+        insta::assert_snapshot!(notes.join("\n"));
+    }
+
+    #[test]
+    fn isolated_and_should_panic_notes() {
+        let notes = [
+            ISOLATED_NO_RESULT.to_string(),
+            ISOLATED_CANCELLED.to_string(),
+            did_not_panic("tests/m.rs", 12),
+            panic_without_expected("boom", "bang"),
+        ];
+        insta::assert_snapshot!(notes.join("\n"));
+    }
+
+    #[test]
+    fn internal_errors_and_interrupt_warnings() {
+        let notes = [
+            runner_panicked("oops"),
+            INTERNAL_ERROR_SEE_ABOVE.to_string(),
+            internal_error_in_test("task was cancelled"),
+            interrupt_cancelling("SIGINT", GRACE),
+            interrupt_again("SIGTERM"),
         ];
         insta::assert_snapshot!(notes.join("\n"));
     }

@@ -82,36 +82,6 @@ impl Capture {
     }
 }
 
-/// A new temporary file of this process (`portaltest-TAG-PID-N`, mode 0600, created
-/// exclusively), open for reading and appending, and its path.
-pub(crate) fn named_temp_file(tag: &str) -> io::Result<(File, std::path::PathBuf)> {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static N: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    let path = std::env::temp_dir().join(format!(
-        "portaltest-{tag}-{}-{}-{nanos:x}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    ));
-    let mut options = std::fs::OpenOptions::new();
-    options.read(true).append(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let file = options.open(&path)?;
-    Ok((file, path))
-}
-
-/// A new anonymous temporary file (its name removed at once), open for reading and
-/// appending: where a worker's stdout and stderr go.
-pub(crate) fn temp_file(tag: &str) -> io::Result<File> {
-    let (file, path) = named_temp_file(tag)?;
-    let _ = std::fs::remove_file(&path);
-    Ok(file)
-}
-
 /// Takes a worker's stdin, its link to the supervisor, and leaves /dev/null there.
 #[cfg(unix)]
 pub(crate) fn take_stdin() -> Option<std::os::fd::OwnedFd> {
@@ -151,7 +121,7 @@ mod unix {
 
     impl Redirect {
         pub(super) fn start() -> Option<Redirect> {
-            let file = super::temp_file("capture").ok()?;
+            let file = crate::sys::temp::temp_file("capture").ok()?;
             let saved_out = dup(1)?;
             let saved_err = dup(2)?;
             if !dup2(file.as_raw_fd(), 1) {

@@ -8,3 +8,4 @@ pub(crate) mod capture;
 #[allow(unsafe_code)]
 pub(crate) mod exit_guard;
 pub(crate) mod realtime;
+pub(crate) mod temp;

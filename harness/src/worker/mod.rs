@@ -230,12 +230,9 @@ pub(crate) fn run(setup: Setup) {
     drop(rt);
     if let Err(payload) = ran {
         // A bug of the harness: its message must reach the user, and the run fails.
-        ctx.warn(&format!(
-            "portaltest: internal error: the runner panicked: {}; please report this",
-            panic_message(&*payload)
-        ));
+        ctx.warn(&messages::runner_panicked(&panic_message(&*payload)));
         ctx.sink.send(Event::Stray {
-            bytes: b"portaltest: internal error (see above)\n".to_vec(),
+            bytes: messages::INTERNAL_ERROR_SEE_ABOVE.as_bytes().to_vec(),
         });
     }
     ctx.end_capture();
@@ -325,9 +322,7 @@ impl RunState {
                 self.ctx.sink.send(Event::Finished {
                     slot: slot as u32,
                     verdict: Ending::Failed,
-                    note: Some(format!(
-                        "portaltest: internal error while running this test: {text}"
-                    )),
+                    note: Some(messages::internal_error_in_test(&text)),
                     took: Duration::ZERO,
                 });
             }
@@ -445,10 +440,7 @@ impl RunState {
         let portal: Portal<Result<(), String>> = match opened {
             Ok(portal) => portal,
             Err(payload) => {
-                return Verdict::failed(format!(
-                    "note: the test could not start: {}",
-                    panic_message(&*payload)
-                ))
+                return Verdict::failed(messages::could_not_start(&panic_message(&*payload)))
             }
         };
         let ended = supervise(
@@ -489,11 +481,7 @@ impl RunState {
         let capture = self.ctx.capture.borrow().is_some();
         let running = match isolated::spawn(def, name.to_string(), capture) {
             Ok(running) => running,
-            Err(err) => {
-                return Verdict::failed(format!(
-                    "note: cannot start a thread for the isolated test: {err}"
-                ))
-            }
+            Err(err) => return Verdict::failed(messages::isolated_thread_not_started(&err)),
         };
         self.ctx.isolated.borrow_mut().push(slot);
         let isolated::Running {
@@ -543,15 +531,13 @@ impl RunState {
             (Some((false, responded)), _) => {
                 Verdict::failed(messages::timed_out(&limit_text, &why, &left(responded)))
             }
-            (None, None) => Verdict::failed(
-                "note: the isolated test's thread ended without reporting a result".into(),
-            ),
+            (None, None) => Verdict::failed(messages::ISOLATED_NO_RESULT.into()),
             (None, Some(Finished::Returned(r))) => verdict(def, Some(Ok(r)), String::new),
             (None, Some(Finished::Panicked(payload))) => {
                 verdict(def, Some(Err(payload)), String::new)
             }
             (None, Some(Finished::Cancelled)) => {
-                Verdict::failed("note: the isolated test was cancelled".into())
+                Verdict::failed(messages::ISOLATED_CANCELLED.into())
             }
         }
     }
@@ -715,10 +701,7 @@ fn verdict(def: &TestDef, result: Option<Caught>, timed_out: impl FnOnce() -> St
         (None, _) => Verdict::failed(timed_out()),
         (Some(Ok(Err(err))), _) => Verdict::failed(format!("Error: {err}")),
         (Some(Ok(Ok(()))), ShouldPanic::No) => PASSED,
-        (Some(Ok(Ok(()))), _) => Verdict::failed(format!(
-            "note: test did not panic as expected at {}:{}",
-            def.file, def.line
-        )),
+        (Some(Ok(Ok(()))), _) => Verdict::failed(messages::did_not_panic(def.file, def.line)),
         (Some(Err(_)), ShouldPanic::No) => Verdict {
             ending: Ending::Failed,
             note: None,
@@ -729,9 +712,7 @@ fn verdict(def: &TestDef, result: Option<Caught>, timed_out: impl FnOnce() -> St
             if msg.contains(expected) {
                 PASSED
             } else {
-                Verdict::failed(format!(
-                    "note: panic did not contain expected string\n      panic message: {msg:?}\n expected substring: {expected:?}"
-                ))
+                Verdict::failed(messages::panic_without_expected(&msg, expected))
             }
         }
     }
