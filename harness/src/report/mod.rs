@@ -7,77 +7,31 @@ use std::io::Write;
 use std::time::{Duration, Instant};
 
 use crate::protocol::events::{Event, Verdict};
+
+mod attempt;
+pub(crate) mod format;
+mod human;
+pub(crate) mod json;
 pub(crate) mod junit;
 pub(crate) mod messages;
 pub(crate) mod printer;
+mod timings;
+mod writer;
 
-use crate::report::printer::{Counts, Outcome, Printer};
+pub(crate) use attempt::{with_note, Attempt};
+use format::{Counts, Outcome};
+use junit::Junit;
+use printer::Printer;
 
 /// Runs shorter than this get no CPU-bound hint: too short to be worth more processes.
 const CPU_HINT_MIN_WALL: Duration = Duration::from_secs(1);
 
-/// A failed attempt of a test that ran again (retries).
-pub(crate) struct Attempt {
-    pub(crate) output: Vec<u8>,
-    pub(crate) note: Option<String>,
-    pub(crate) took: Option<Duration>,
-}
-
-/// Where the JUnit report goes, and what it will hold.
-pub(crate) struct Junit {
-    /// The test binary's name (the report's suite).
-    pub(crate) suite: String,
-    /// `None`: stdout (`--format junit`).
-    pub(crate) path: Option<std::path::PathBuf>,
-    cases: Vec<junit::Case>,
-}
-
-impl Junit {
-    pub(crate) fn new(suite: String, path: Option<std::path::PathBuf>) -> Junit {
-        Junit {
-            suite,
-            path,
-            cases: Vec::new(),
-        }
-    }
-}
-
-/// The short reason a test failed, for the JUnit `message`: the note's first line, else
-/// the panic message (the line after `thread '..' panicked at ..:`).
-fn failure_message(output: &[u8], note: Option<&str>) -> String {
-    if let Some(line) = note.and_then(|n| n.lines().find(|l| !l.trim().is_empty())) {
-        return line.trim().to_string();
-    }
-    let text = String::from_utf8_lossy(output);
-    let mut lines = text.lines();
-    while let Some(line) = lines.next() {
-        if line.starts_with("thread '") && line.contains("panicked") {
-            if let Some(msg) = lines.find(|l| !l.trim().is_empty()) {
-                return msg.trim().to_string();
-            }
-        }
-    }
-    "failed".to_string()
-}
-
-/// `output` with `note` on a line of its own below it.
-pub(crate) fn with_note(mut output: Vec<u8>, note: Option<&str>) -> Vec<u8> {
-    if let Some(note) = note {
-        if !output.is_empty() && !output.ends_with(b"\n") {
-            output.push(b'\n');
-        }
-        output.extend_from_slice(note.as_bytes());
-        output.push(b'\n');
-    }
-    output
-}
-
 type Outputs = Vec<(String, Vec<u8>)>;
 
-/// The heading of the output that belongs to no test.
 /// The heading of what tests' tasks printed after their test ended.
 const LATE_HEADING: &str = "output after the test ended (tasks that the test spawned)";
 
+/// The heading of the output that belongs to no test.
 const STRAY_HEADING: &str =
     "output of no test (tasks that fixtures or tests spawned, other threads)";
 
@@ -202,15 +156,7 @@ impl Report {
             .outcome(&name, &Outcome::Ignored(reason), &[], None);
         self.counts.ignored += 1;
         if let Some(junit) = &mut self.junit {
-            junit.cases.push(junit::Case {
-                name,
-                time: None,
-                status: junit::Status::Ignored {
-                    reason: reason.map(str::to_string),
-                },
-                output: Vec::new(),
-                earlier: Vec::new(),
-            });
+            junit.ignored(&name, reason);
         }
     }
 
@@ -256,25 +202,7 @@ impl Report {
         let name = self.name(id).to_string();
         let tries = earlier.len() + 1;
         if let Some(junit) = &mut self.junit {
-            junit.cases.push(junit::Case {
-                name: name.clone(),
-                time: took,
-                status: match verdict {
-                    Verdict::Passed => junit::Status::Passed,
-                    Verdict::Failed | Verdict::Interrupted => junit::Status::Failed {
-                        message: failure_message(&output, note),
-                    },
-                },
-                output: with_note(output.clone(), note),
-                earlier: earlier
-                    .iter()
-                    .map(|a| junit::Attempt {
-                        time: a.took,
-                        message: failure_message(&a.output, a.note.as_deref()),
-                        output: with_note(a.output.clone(), a.note.as_deref()),
-                    })
-                    .collect(),
-            });
+            junit.finished(&name, verdict, &output, note, took, &earlier);
         }
         let shown = if verdict == Verdict::Failed && !earlier.is_empty() {
             // Every try's output, in order.
@@ -412,24 +340,9 @@ impl Report {
                 self.warn(&hint);
             }
         }
-        if let Some(j) = self.junit.take() {
-            let mut xml = Vec::new();
-            let written = junit::write(&j.suite, &j.cases, &self.run_errors, elapsed, &mut xml)
-                .and_then(|()| match &j.path {
-                    Some(path) => std::fs::write(path, &xml),
-                    None => {
-                        let mut out = std::io::stdout().lock();
-                        out.write_all(&xml).and_then(|()| out.flush())
-                    }
-                });
-            if let Err(err) = written {
-                let whither = match &j.path {
-                    Some(p) => p.display().to_string(),
-                    None => "stdout".into(),
-                };
-                self.warn(&format!(
-                    "portaltest: error: cannot write the JUnit report to {whither}: {err}"
-                ));
+        if let Some(junit) = self.junit.take() {
+            if let Err(error) = junit.write(&self.run_errors, elapsed) {
+                self.warn(&error);
                 return true;
             }
         }
@@ -643,7 +556,6 @@ impl Tracker {
         }
     }
 
-    /// The fixture being set up for `slot`'s test, if any.
     /// How many failed tries (retries) test slot `slot` had before the one in progress.
     pub(crate) fn earlier_tries(&self, slot: u32) -> u32 {
         self.slots
@@ -652,6 +564,7 @@ impl Tracker {
             .map_or(0, |s| s.earlier.len() as u32)
     }
 
+    /// The fixture being set up for `slot`'s test, if any.
     pub(crate) fn setting_up_for(&self, slot: u32) -> Option<&str> {
         self.in_setup
             .iter()

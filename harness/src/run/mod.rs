@@ -93,7 +93,7 @@ fn list(cli: &Cli, selected: &[Selected], logfile: Option<std::fs::File>) {
 /// line, one `discovered` line per test, a `completed` line with the counts. Columns
 /// are not known here (only the line of the test's fn): they are 1.
 fn list_json(out: &mut impl Write, selected: &[Selected]) {
-    use crate::report::printer::json_escape;
+    use crate::report::json::json_escape;
     let _ = writeln!(out, r#"{{ "type": "suite", "event": "discovery" }}"#);
     for t in selected {
         let _ = writeln!(
@@ -268,7 +268,7 @@ fn make_report(
     report.set_jobs(env.jobs.unwrap_or(1));
     if cli.junit || env.junit.is_some() {
         let path = if cli.junit { None } else { env.junit.clone() };
-        report.set_junit(crate::report::Junit::new(suite_name(), path));
+        report.set_junit(crate::report::junit::Junit::new(suite_name(), path));
     }
     report
 }
